@@ -1,0 +1,124 @@
+"""Run config of a job: its schema (ops, execution) and its validation into what the engine uses.
+
+```yaml
+ops:
+  emit: {config: {n: 3}}
+  my_graph: {ops: {inner: {config: {...}}}}
+execution:
+  multiprocess: {max_concurrent: 2}     # or in_process: {}; Dagster's `config:` wrapper is accepted
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from dagviz.config.schema import Field, Noneable, Permissive, Selector, Shape
+from dagviz.errors import InvalidConfigError
+
+if TYPE_CHECKING:
+    from dagviz.definitions.composition import NodeSpec
+
+# Executor sections are open dicts so Dagster knobs dagviz does not use (retries, ...) are accepted.
+EXECUTOR_FIELDS: dict[str, Any] = {
+    "in_process": Permissive({}),
+    "multiprocess": Permissive(
+        {
+            "max_concurrent": Field(Noneable(int), description="Worker processes (none or 0: the CPU count)."),
+            "start_method": Field(str, default_value="spawn", description="spawn, forkserver or fork."),
+        }
+    ),
+    "dask": Permissive(
+        {
+            "address": Field(str, is_required=False, description="Scheduler address; none starts a LocalCluster."),
+            "n_workers": Field(int, is_required=False),
+            "threads_per_worker": Field(int, is_required=False),
+        }
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """Which executor runs the steps, with its config (e.g. ``multiprocess``, ``{"max_concurrent": 2}``)."""
+
+    name: str = "in_process"
+    config: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResolvedRunConfig:
+    """A validated run config: each node's op config (defaults filled) and the executor."""
+
+    raw: dict
+    op_configs: dict[str, Any]
+    executor: ExecutorChoice
+    executor_given: bool
+
+
+def _insert(tree: dict, parts: list[str], node: "NodeSpec") -> None:
+    head, rest = parts[0], parts[1:]
+    if rest:
+        _insert(tree.setdefault(head, {}), rest, node)
+    else:
+        tree[head] = node
+
+
+def _ops_shape(tree: dict) -> Shape:
+    fields: dict[str, Field] = {}
+    for name, item in tree.items():
+        if isinstance(item, dict):
+            inner = _ops_shape(item)
+            fields[name] = Field(Shape({"ops": Field(inner, is_required=inner.is_required() or None)}))
+        else:
+            config_field = item.op.config_field
+            fields[name] = Field(Shape({"config": config_field} if config_field else {}))
+    return Shape(fields)
+
+
+def run_config_type(nodes: Mapping[str, "NodeSpec"], default_executor: str = "in_process") -> Shape:
+    """The schema of a job's run config."""
+    tree: dict = {}
+    for handle, node in nodes.items():
+        _insert(tree, handle.split("."), node)
+    return Shape(
+        {
+            "ops": Field(_ops_shape(tree)),
+            "execution": Field(Selector(EXECUTOR_FIELDS, default_choice=default_executor), is_required=False),
+            "resources": Field(Permissive({}), is_required=False),
+            "loggers": Field(Permissive({}), is_required=False),
+        }
+    )
+
+
+def _op_config_at(cleaned_ops: dict, handle: str) -> Any:
+    entry: Any = {"ops": cleaned_ops}
+    for part in handle.split("."):
+        entry = (entry.get("ops") or {}).get(part) or {}
+    return entry.get("config")
+
+
+def resolve_run_config(
+    job_name: str, nodes: Mapping[str, "NodeSpec"], run_config: Mapping[str, Any] | None
+) -> ResolvedRunConfig:
+    """Validate ``run_config`` against the job's schema, or raise :class:`InvalidConfigError` listing every problem."""
+    raw = dict(run_config or {})
+    if not isinstance(run_config, (Mapping, type(None))):
+        raise InvalidConfigError([("", f"run config must be a dict, got {type(run_config).__name__}")], job_name)
+    execution = raw.get("execution")
+    if isinstance(execution, dict) and set(execution) == {"config"}:
+        raw["execution"] = execution["config"]  # Dagster writes execution: {config: {multiprocess: ...}}
+    errors: list[tuple[str, str]] = []
+    cleaned = run_config_type(nodes).validate(raw, "", errors)
+    if errors:
+        raise InvalidConfigError(errors, job_name)
+    assert isinstance(cleaned, dict)
+    (name, config), = cleaned["execution"].items()
+    op_configs = {handle: _op_config_at(cleaned["ops"], handle) for handle, node in nodes.items() if node.op.config_field}
+    return ResolvedRunConfig(raw, op_configs, ExecutorChoice(name, config), "execution" in raw)
+
+
+def default_run_config(nodes: Mapping[str, "NodeSpec"]) -> dict:
+    """The run config with every default written out (what a launchpad starts from)."""
+    return run_config_type(nodes).validate({}, "", [])  # type: ignore[return-value]

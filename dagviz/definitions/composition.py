@@ -1,0 +1,268 @@
+"""Composition: run the body of a ``@job`` or ``@graph`` once to record its nodes.
+
+Calling an op inside a job body does not run it: it adds a node and returns handles to
+its outputs. ``.map(fn)`` on a dynamic output calls ``fn`` once with a handle standing
+for "the value of one key"; every node that consumes it (directly or transitively) is
+*in the scope* of that dynamic output and gets one step per key. ``.collect()`` leaves
+the innermost scope. Graphs are flattened into the job: their nodes get handles such
+as ``graph.op``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from dagviz.definitions.ops import OpDefinition, PendingInvocation, RetryPolicy
+from dagviz.errors import InvalidDefinitionError
+from dagviz.step_keys import join_handle
+
+# One level of fan-out: (handle of the emitting node, name of its DynamicOut).
+DynamicScope = tuple[str, str]
+Scope = tuple[DynamicScope, ...]
+
+PLAIN, DYNAMIC, COLLECT, DEFAULT = "PLAIN", "DYNAMIC", "COLLECT", "DEFAULT"
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """Where a node input comes from.
+
+    ``PLAIN``: an output of ``node`` (same or enclosing scope). ``DYNAMIC``: the value of
+    one key of ``node``'s dynamic output. ``COLLECT``: the list, in yield order, of
+    ``node``'s output over the innermost scope (or of a dynamic output's values).
+    ``DEFAULT``: not connected; the input's default value.
+    """
+
+    kind: str
+    node: str | None = None
+    output: str | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One op invocation in a job, with its inputs and the fan-out scopes it runs in."""
+
+    handle: str
+    op: OpDefinition
+    inputs: dict[str, InputSource]
+    scope: Scope
+    retry_policy: RetryPolicy | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        return len(self.scope)
+
+
+class OutputHandle:
+    """What composing an op returns: a reference to one of its outputs (not a value)."""
+
+    __slots__ = ("node", "output", "scope", "kind")
+
+    def __init__(self, node: str, output: str, scope: Scope, kind: str) -> None:
+        self.node = node
+        self.output = output
+        self.scope = scope
+        self.kind = kind  # PLAIN, DYNAMIC (an unmapped dynamic output), "VALUE" (one key's value), COLLECT
+
+    def map(self, fn: Callable[..., Any]) -> Any:
+        """Run ``fn`` once per mapping key; ops it invokes become mapped nodes (``op[key]``)."""
+        if self.kind == DYNAMIC:
+            value = OutputHandle(self.node, self.output, self.scope + ((self.node, self.output),), "VALUE")
+        elif self.scope and self.kind in (PLAIN, "VALUE"):
+            value = self  # chained map: x.map(a).map(b)
+        else:
+            raise InvalidDefinitionError(
+                f"Cannot .map() output '{self.output}' of '{self.node}': only a DynamicOut or the result "
+                "of a previous .map() can be mapped."
+            )
+        result = fn(value)
+        _check_map_result(result, self)
+        return result
+
+    def collect(self) -> "OutputHandle":
+        """Gather the mapped values into one list, in yield order."""
+        if self.kind == DYNAMIC:
+            return OutputHandle(self.node, self.output, self.scope, COLLECT)
+        if self.kind == "VALUE":
+            return OutputHandle(self.node, self.output, self.scope[:-1], COLLECT)
+        if self.kind == PLAIN and self.scope:
+            return OutputHandle(self.node, self.output, self.scope[:-1], COLLECT)
+        raise InvalidDefinitionError(
+            f"Cannot .collect() output '{self.output}' of '{self.node}': it is not mapped "
+            "(collect the result of .map() or a DynamicOut)."
+        )
+
+    def as_source(self, consumer: str, input_name: str) -> InputSource:
+        if self.kind == DYNAMIC:
+            raise InvalidDefinitionError(
+                f"Input '{input_name}' of '{consumer}' receives dynamic output '{self.output}' of "
+                f"'{self.node}' directly: use .map(...) to run per key or .collect() to gather the keys."
+            )
+        kind = {"VALUE": DYNAMIC, PLAIN: PLAIN, COLLECT: COLLECT}[self.kind]
+        return InputSource(kind, self.node, self.output)
+
+    def __repr__(self) -> str:
+        return f"<{self.kind.lower()} output '{self.output}' of '{self.node}'>"
+
+
+def _check_map_result(result: Any, mapped: OutputHandle) -> None:
+    items = result.values() if isinstance(result, dict) else result if isinstance(result, tuple) else [result]
+    for item in items:
+        if item is not None and not isinstance(item, OutputHandle):
+            raise InvalidDefinitionError(
+                f"The function mapped over '{mapped.node}' returned {item!r}; it must compose ops and return "
+                "their outputs (or nothing)."
+            )
+
+
+class JobBuilder:
+    """Collects the nodes of one job while its body runs."""
+
+    def __init__(self, job_name: str) -> None:
+        self.job_name = job_name
+        self.nodes: dict[str, NodeSpec] = {}
+        self.graph_handles: set[str] = set()
+
+    def _taken(self, handle: str) -> bool:
+        return handle in self.nodes or handle in self.graph_handles
+
+    def claim_handle(self, parent: str | None, name: str, is_alias: bool) -> str:
+        """A unique handle for a new node: ``add``, then ``add_2``, ``add_3``... (an alias must be unique)."""
+        handle = join_handle(parent, name)
+        if not self._taken(handle):
+            return handle
+        if is_alias:
+            raise InvalidDefinitionError(f"Job '{self.job_name}' uses the name '{handle}' twice.")
+        index = 2
+        while self._taken(join_handle(parent, f"{name}_{index}")):
+            index += 1
+        return join_handle(parent, f"{name}_{index}")
+
+
+class Composition:
+    """The body being traced at one graph level (the job itself or a graph inside it)."""
+
+    def __init__(self, builder: JobBuilder, parent: str | None) -> None:
+        self.builder = builder
+        self.parent = parent
+
+    def invoke_op(self, pending: PendingInvocation, args: tuple, kwargs: dict) -> Any:
+        op_def = pending.op
+        bound = _bind_inputs(op_def.name, list(op_def.ins), args, kwargs)
+        handle = self.builder.claim_handle(self.parent, pending.alias_name or op_def.name, pending.alias_name is not None)
+        inputs: dict[str, InputSource] = {}
+        scopes: list[Scope] = []
+        for input_name, spec in op_def.ins.items():
+            if input_name in bound:
+                value = bound[input_name]
+                if not isinstance(value, OutputHandle):
+                    raise InvalidDefinitionError(
+                        f"Input '{input_name}' of op '{handle}' was given {value!r}: inside a job or graph, "
+                        "inputs must be outputs of other ops (use config for constant values)."
+                    )
+                inputs[input_name] = value.as_source(handle, input_name)
+                scopes.append(value.scope)
+            elif spec.has_default:
+                inputs[input_name] = InputSource(DEFAULT, default=spec.default_value)
+            else:
+                raise InvalidDefinitionError(
+                    f"Input '{input_name}' of op '{handle}' is not connected and has no default value."
+                )
+        scope = _innermost_scope(handle, scopes)
+        self.builder.nodes[handle] = NodeSpec(
+            handle, op_def, inputs, scope, pending.retry_policy or op_def.retry_policy, {**op_def.tags, **pending.tags}
+        )
+        outputs = [
+            OutputHandle(handle, name, scope, DYNAMIC if out.is_dynamic else PLAIN) for name, out in op_def.outs.items()
+        ]
+        if len(outputs) == 1:
+            return outputs[0]
+        return namedtuple(f"{op_def.name}_outputs", list(op_def.outs))(*outputs)
+
+    def invoke_graph(self, graph: Any, alias: str | None, args: tuple, kwargs: dict) -> Any:
+        bound = _bind_inputs(graph.name, graph.input_names, args, kwargs)
+        missing = [name for name in graph.input_names if name not in bound]
+        if missing:
+            raise InvalidDefinitionError(f"Graph '{graph.name}' was invoked without inputs {missing}.")
+        handle = self.builder.claim_handle(self.parent, alias or graph.name, alias is not None)
+        self.builder.graph_handles.add(handle)
+        return run_composition(graph.compose_fn, Composition(self.builder, handle), bound)
+
+
+def _bind_inputs(name: str, input_names: list[str], args: tuple, kwargs: dict) -> dict[str, Any]:
+    if len(args) > len(input_names):
+        raise InvalidDefinitionError(
+            f"'{name}' takes {len(input_names)} inputs ({', '.join(input_names) or 'none'}) but got {len(args)}."
+        )
+    bound = dict(zip(input_names, args))
+    for key, value in kwargs.items():
+        if key not in input_names:
+            raise InvalidDefinitionError(f"'{name}' has no input '{key}' (inputs: {', '.join(input_names) or 'none'}).")
+        if key in bound:
+            raise InvalidDefinitionError(f"Input '{key}' of '{name}' was given twice.")
+        bound[key] = value
+    return bound
+
+
+def _innermost_scope(handle: str, scopes: list[Scope]) -> Scope:
+    """The deepest scope among the inputs; every other must enclose it, or the op is ambiguous."""
+    deepest: Scope = max(scopes, key=len, default=())
+    for scope in scopes:
+        if deepest[: len(scope)] != scope:
+            raise InvalidDefinitionError(
+                f"Op '{handle}' is downstream of two unrelated dynamic outputs "
+                f"({_describe_scope(scope)} and {_describe_scope(deepest)}): an op can be mapped over one "
+                "fan-out at a time; .collect() one of them first."
+            )
+    return deepest
+
+
+def _describe_scope(scope: Scope) -> str:
+    return " > ".join(f"'{node}.{output}'" for node, output in scope) or "no fan-out"
+
+
+_active = threading.local()
+
+
+def current_composition() -> Composition | None:
+    """The body being traced on this thread, or None when ops are called directly."""
+    stack = getattr(_active, "stack", None)
+    return stack[-1] if stack else None
+
+
+def run_composition(fn: Callable, composition: Composition, inputs: dict[str, Any]) -> Any:
+    stack = _active.__dict__.setdefault("stack", [])
+    stack.append(composition)
+    try:
+        return fn(**inputs)
+    finally:
+        stack.pop()
+
+
+def compose_job(job_name: str, fn: Callable) -> dict[str, NodeSpec]:
+    """Trace a job body and return its nodes in invocation order."""
+    builder = JobBuilder(job_name)
+    run_composition(fn, Composition(builder, None), {})
+    if not builder.nodes:
+        raise InvalidDefinitionError(f"Job '{job_name}' has no ops: its body must invoke at least one op.")
+    return builder.nodes
+
+
+def invoke_op_directly(op_def: OpDefinition, args: tuple, kwargs: dict) -> Any:
+    """Call an op outside a job (unit tests): runs its function with the given arguments."""
+    if op_def.takes_context and (not args or args[0] is None) and "context" not in kwargs:
+        from dagviz.execution.context import build_op_context
+
+        args = (build_op_context(),) + tuple(args[1:] if args else ())
+    return op_def.compute_fn(*args, **kwargs)
+
+
+def input_names_of(fn: Callable) -> list[str]:
+    """A graph or job body's input names (its parameters)."""
+    return list(inspect.signature(fn).parameters)

@@ -1,0 +1,195 @@
+"""Op definitions: the ``@op`` decorator, its inputs (``In``), outputs (``Out``, ``DynamicOut``) and retries."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from dagviz.config.schema import NO_DEFAULT, Field, resolve_config_field
+from dagviz.definitions.outputs import DEFAULT_OUTPUT
+from dagviz.errors import InvalidDefinitionError
+from dagviz.step_keys import validate_node_name
+
+CONTEXT_PARAM_NAMES = ("context", "_context", "_", "ctx")
+
+
+@dataclass(frozen=True)
+class In:
+    """An op input: an optional description and a default used when nothing is connected."""
+
+    dagster_type: Any = None
+    description: str | None = None
+    default_value: Any = NO_DEFAULT
+
+    @property
+    def has_default(self) -> bool:
+        return self.default_value is not NO_DEFAULT
+
+
+@dataclass(frozen=True)
+class Out:
+    """A plain op output; ``is_required=False`` lets the op skip it (downstream steps are then skipped)."""
+
+    dagster_type: Any = None
+    description: str | None = None
+    is_required: bool = True
+
+    is_dynamic = False
+
+
+@dataclass(frozen=True)
+class DynamicOut(Out):
+    """An output yielded as many ``DynamicOutput`` values, one per mapping key.
+
+    A required one with no keys gives downstream collects ``[]``; an optional one
+    (``is_required=False``) with no keys skips the mapped steps and the collect.
+    """
+
+    is_dynamic = True
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry a failed step up to ``max_retries`` times, waiting ``delay`` seconds between attempts.
+
+    Each mapped key retries on its own.
+    """
+
+    max_retries: int = 1
+    delay: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise InvalidDefinitionError(f"RetryPolicy max_retries must be >= 0, got {self.max_retries}.")
+
+
+def _resolve_outs(out: Any, op_name: str) -> dict[str, Out]:
+    if out is None:
+        return {DEFAULT_OUTPUT: Out()}
+    if isinstance(out, Out):
+        return {DEFAULT_OUTPUT: out}
+    if isinstance(out, dict) and all(isinstance(value, Out) for value in out.values()):
+        for name in out:
+            validate_node_name(name)
+        return dict(out)
+    raise InvalidDefinitionError(
+        f"op '{op_name}': out must be an Out, a DynamicOut or a dict of them, got {out!r}."
+    )
+
+
+def _takes_context(params: list[inspect.Parameter]) -> bool:
+    if not params:
+        return False
+    first = params[0]
+    annotation = first.annotation
+    annotation_name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return first.name in CONTEXT_PARAM_NAMES or "ExecutionContext" in str(annotation_name)
+
+
+def _resolve_ins(fn: Callable, ins: dict[str, In] | None, op_name: str) -> tuple[bool, dict[str, In]]:
+    params = list(inspect.signature(fn).parameters.values())
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise InvalidDefinitionError(f"op '{op_name}': *args and **kwargs are not supported as op inputs.")
+    takes_context = _takes_context(params)
+    input_params = params[1:] if takes_context else params
+    declared = dict(ins or {})
+    resolved: dict[str, In] = {}
+    for param in input_params:
+        spec = declared.pop(param.name, None) or In()
+        if not spec.has_default and param.default is not param.empty:
+            spec = In(spec.dagster_type, spec.description, param.default)
+        resolved[param.name] = spec
+    if declared:
+        raise InvalidDefinitionError(
+            f"op '{op_name}': ins {sorted(declared)} have no matching parameter in the function "
+            f"(parameters: {[p.name for p in input_params]})."
+        )
+    return takes_context, resolved
+
+
+class OpDefinition:
+    """A unit of computation: a function, its inputs, outputs, config schema and retry policy."""
+
+    def __init__(
+        self,
+        fn: Callable,
+        name: str | None = None,
+        config_schema: Any = None,
+        ins: dict[str, In] | None = None,
+        out: Any = None,
+        retry_policy: RetryPolicy | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.name = validate_node_name(name or fn.__name__)
+        self.compute_fn = fn
+        self.config_field: Field | None = resolve_config_field(config_schema)
+        self.takes_context, self.ins = _resolve_ins(fn, ins, self.name)
+        self.outs = _resolve_outs(out, self.name)
+        self.retry_policy = retry_policy
+        self.tags = dict(tags or {})
+        self.description = description or inspect.getdoc(fn)
+        self.is_generator = inspect.isgeneratorfunction(fn)
+        if self.config_field is not None and not self.takes_context:
+            raise InvalidDefinitionError(
+                f"op '{self.name}' has a config_schema but its function takes no 'context' parameter to read it from."
+            )
+
+    @property
+    def dynamic_output_names(self) -> list[str]:
+        return [name for name, out in self.outs.items() if out.is_dynamic]
+
+    def alias(self, name: str) -> "PendingInvocation":
+        """Use this op under another node name in a job (``op.alias("second")(x)``)."""
+        return PendingInvocation(self, validate_node_name(name))
+
+    def with_retry_policy(self, retry_policy: RetryPolicy) -> "PendingInvocation":
+        return PendingInvocation(self, None, retry_policy)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return PendingInvocation(self, None)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+@dataclass
+class PendingInvocation:
+    """An op about to be invoked under an alias or with a different retry policy."""
+
+    op: OpDefinition
+    alias_name: str | None = None
+    retry_policy: RetryPolicy | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def alias(self, name: str) -> "PendingInvocation":
+        return PendingInvocation(self.op, validate_node_name(name), self.retry_policy, self.tags)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from dagviz.definitions.composition import current_composition, invoke_op_directly
+
+        composition = current_composition()
+        if composition is None:
+            return invoke_op_directly(self.op, args, kwargs)
+        return composition.invoke_op(self, args, kwargs)
+
+
+def op(
+    fn: Callable | None = None,
+    *,
+    name: str | None = None,
+    config_schema: Any = None,
+    ins: dict[str, In] | None = None,
+    out: Any = None,
+    retry_policy: RetryPolicy | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+) -> Any:
+    """Declare an op; usable bare (``@op``) or with arguments (``@op(out=DynamicOut())``)."""
+
+    def decorate(function: Callable) -> OpDefinition:
+        return OpDefinition(function, name, config_schema, ins, out, retry_policy, tags, description)
+
+    return decorate(fn) if fn is not None else decorate

@@ -1,0 +1,1 @@
+"""The engine that runs jobs: plan, step runner, executors, events, results. No Django here."""

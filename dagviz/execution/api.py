@@ -1,0 +1,86 @@
+"""Running a job: ``execute_in_process`` (tests, notebooks) and ``execute_job`` (any executor)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from dagviz.config.run_config import ExecutorChoice, resolve_run_config
+from dagviz.errors import DagvizExecutionError
+from dagviz.execution.events import StepFailed
+from dagviz.execution.executors import make_executor
+from dagviz.execution.executors.base import Executor
+from dagviz.execution.executors.in_process import InProcessExecutor
+from dagviz.execution.orchestrator import RunCoordinator
+from dagviz.execution.result import ExecutionResult
+from dagviz.execution.sinks import EventSink, FanOutSink, MemorySink
+from dagviz.home import default_output_store_url
+from dagviz.storage.output_store import InMemoryOutputStore, OutputStore, open_output_store
+
+if TYPE_CHECKING:
+    from dagviz.definitions.graph import JobDefinition
+    from dagviz.workspace import JobPointer
+
+
+def execute_in_process(job: "JobDefinition", run_config: dict | None = None, raise_on_error: bool = True,
+                       run_id: str | None = None, tags: dict | None = None) -> ExecutionResult:
+    """Run every step in this thread with outputs kept in memory (the run config's executor is ignored)."""
+    config = resolve_run_config(job.name, job.nodes, run_config)
+    store = InMemoryOutputStore()
+    sink = MemorySink()
+    outcome = RunCoordinator(job, config, InProcessExecutor(), store, sink, run_id).run()
+    result = ExecutionResult(job, outcome, sink.events, store)
+    if raise_on_error and not result.success:
+        _raise_first_failure(result)
+    return result
+
+
+def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: str | Executor | None = None,
+                output_store: str | OutputStore | None = None, run_id: str | None = None,
+                pointer: "JobPointer | None" = None, sink: EventSink | None = None,
+                raise_on_error: bool = False, cancel_requested: Callable[[], bool] | None = None) -> ExecutionResult:
+    """Run a job with the executor named by ``executor`` or by the run config's ``execution`` section.
+
+    Steps in other processes read and write outputs in ``output_store`` (default
+    ``DAGVIZ_OUTPUT_STORE``, a directory under ``DAGVIZ_HOME``), and load the job through
+    ``pointer`` (derived from where the job is defined when not given).
+    """
+    from dagviz.workspace import pointer_for
+
+    config = resolve_run_config(job.name, job.nodes, run_config)
+    chosen = _choose_executor(executor, config.executor)
+    if output_store is None:
+        output_store = "memory://" if chosen.name == "in_process" else default_output_store_url()
+    store = open_output_store(output_store) if isinstance(output_store, str) else output_store
+    events = MemorySink()
+    coordinator = RunCoordinator(
+        job, config, chosen, store, FanOutSink(events, sink) if sink else events, run_id,
+        pointer or pointer_for(job), cancel_requested,
+    )
+    result = ExecutionResult(job, coordinator.run(), events.events, store)
+    if raise_on_error and not result.success:
+        _raise_first_failure(result)
+    return result
+
+
+def _choose_executor(executor: str | Executor | None, from_config: ExecutorChoice) -> Executor:
+    if executor is None:
+        return make_executor(from_config)
+    if isinstance(executor, str):
+        config = from_config.config if from_config.name == executor else {}
+        return make_executor(ExecutorChoice(executor, config))
+    return executor
+
+
+def _raise_first_failure(result: ExecutionResult) -> Any:
+    failure = next((event for event in result.events if isinstance(event, StepFailed)), None)
+    if failure is None or failure.error is None:
+        raise DagvizExecutionError(f"Run {result.run_id} of job '{result.job.name}' failed: {result.failure_reason}")
+    where = f"dagviz: step '{failure.step_key}' of op '{failure.op_name}' failed in job '{result.job.name}'"
+    original = failure.error.exception
+    if original is not None:
+        original.add_note(where)
+        raise original
+    raise DagvizExecutionError(
+        f"{where}: {failure.error.class_name}: {failure.error.message}\n{failure.error.stack}",
+        step_key=failure.step_key, user_traceback=failure.error.stack,
+    )

@@ -1,0 +1,72 @@
+"""Run steps one at a time in this process, interleaved so that mapped steps start as keys are yielded."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Iterator
+
+from dagviz.execution.events import Event, LogMessage
+from dagviz.execution.step_runner import StepTask, run_step
+
+if TYPE_CHECKING:
+    from dagviz.definitions.graph import JobDefinition
+    from dagviz.storage.output_store import OutputStore
+    from dagviz.workspace import JobPointer
+
+
+class InProcessExecutor:
+    """Steps are generators of events; a newly submitted step runs before suspended ones resume.
+
+    So when an emitter yields a key, its mapped steps run right away, and the emitter
+    continues afterwards: streaming in a single thread, with memory bounded by the
+    plan's depth rather than by the number of keys.
+    """
+
+    name = "in_process"
+
+    def __init__(self) -> None:
+        self._pending: deque[StepTask] = deque()
+        self._active: list[tuple[str, Iterator[Event]]] = []
+        self._logs: list[Event] = []
+
+    def start(self, job: "JobDefinition", pointer: "JobPointer | None", store: "OutputStore") -> None:
+        self._job = job
+        self._store = store
+
+    def free_slots(self) -> int:
+        return 1 << 30
+
+    def submit(self, task: StepTask) -> None:
+        self._pending.append(task)
+
+    def _log(self, event: LogMessage) -> None:
+        self._logs.append(event)
+
+    def next_events(self, timeout: float | None) -> list[Event]:
+        while True:
+            if self._logs:
+                logs, self._logs = self._logs, []
+                return logs
+            if self._pending:
+                task = self._pending.popleft()
+                self._active.append((task.step_key, run_step(task, self._job.nodes[task.node], self._store, self._log)))
+            if not self._active:
+                return []
+            step_key, events = self._active[-1]
+            event = next(events, None)
+            if event is None:
+                self._active.pop()
+                continue
+            if self._logs:
+                self._logs.append(event)
+                continue
+            return [event]
+
+    def terminate(self) -> None:
+        for _, events in self._active:
+            events.close()
+        self._active.clear()
+        self._pending.clear()
+
+    def shutdown(self) -> None:
+        self.terminate()

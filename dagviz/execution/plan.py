@@ -1,0 +1,353 @@
+"""The execution plan: which steps exist, what each waits for, and what becomes runnable next.
+
+Static nodes get one step at the start. A node mapped over a dynamic output gets one step
+per key, created the moment the emitting step yields that key (streaming fan-out), even
+while the emitter is still running. Each step counts the inputs it still waits for; a
+collect input waits until its emitter has finished and every key's step has settled, and
+then receives the outputs in yield order. Failure and skipping flow downstream through
+the same dependency links, so every step ends in exactly one final status.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from dagviz.definitions.composition import COLLECT, DEFAULT, DYNAMIC, NodeSpec, Scope
+from dagviz.execution.status import StepStatus, check_transition
+from dagviz.step_keys import format_step_key
+
+OK, SKIP, FAIL = "OK", "SKIP", "FAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What became of an awaited value: OK with its ref(s), or SKIP/FAIL with the reason."""
+
+    state: str
+    value: Any = None  # a ref, or a list of refs for a collect
+    reason: str = ""
+
+
+class Step:
+    """One step of a run and its progress through the plan."""
+
+    __slots__ = ("key", "node", "mapping_keys", "status", "attempts", "waiting", "inputs", "outputs",
+                 "skip_reason", "upstream_failed", "error")
+
+    def __init__(self, key: str, node: NodeSpec, mapping_keys: tuple[str, ...]) -> None:
+        self.key = key
+        self.node = node
+        self.mapping_keys = mapping_keys
+        self.status = StepStatus.PENDING
+        self.attempts = 0
+        self.waiting = 0
+        self.inputs: dict[str, tuple[str, Any]] = {}
+        self.outputs: dict[str, str] = {}
+        self.skip_reason: str | None = None
+        self.upstream_failed = False
+        self.error: Any = None
+
+    def move_to(self, status: StepStatus) -> None:
+        self.status = check_transition(self.key, self.status, status)
+
+
+class PlanIndex:
+    """What the plan needs to know about a job's shape, computed once per job."""
+
+    def __init__(self, nodes: dict[str, NodeSpec]) -> None:
+        self.nodes = nodes
+        self.nodes_by_scope: dict[Scope, list[NodeSpec]] = defaultdict(list)
+        for node in nodes.values():
+            self.nodes_by_scope[node.scope].append(node)
+        # (emitter handle, output) -> nodes that get one step per key of that output
+        self.mapped_over: dict[tuple[str, str], list[NodeSpec]] = defaultdict(list)
+        for node in nodes.values():
+            if node.scope:
+                self.mapped_over[node.scope[-1]].append(node)
+        self.downstream: dict[str, set[str]] = defaultdict(set)
+        for node in nodes.values():
+            for source in node.inputs.values():
+                if source.node:
+                    self.downstream[source.node].add(node.handle)
+
+    def collect_level(self, consumer: NodeSpec, input_name: str) -> tuple[str, str, str | None]:
+        """For a collect input: (emitter handle, dynamic output, collected node or None for a direct collect)."""
+        source = consumer.inputs[input_name]
+        upstream = self.nodes[source.node]
+        if upstream.op.outs[source.output].is_dynamic:
+            return source.node, source.output, None
+        emitter, output = upstream.scope[-1]
+        return emitter, output, source.node
+
+    def leaf_nodes(self) -> list[str]:
+        return [handle for handle in self.nodes if not self.downstream.get(handle)]
+
+
+class _Collector:
+    """Waits for every key of one emitter step's dynamic output and gathers one value per key."""
+
+    __slots__ = ("step", "input_name", "collected_node", "collected_output", "optional",
+                 "keys", "emitter_done", "outstanding", "items", "failure")
+
+    def __init__(self, step: Step, input_name: str, collected_node: str | None, collected_output: str,
+                 optional: bool, keys: dict[str, str]) -> None:
+        self.step = step
+        self.input_name = input_name
+        self.collected_node = collected_node
+        self.collected_output = collected_output
+        self.optional = optional
+        self.keys = keys  # mapping key -> ref of the dynamic value, in yield order (shared, grows)
+        self.emitter_done = False
+        self.outstanding = 0
+        self.items: dict[str, Resolution] = {}
+        self.failure: Resolution | None = None
+
+
+class ExecutionPlan:
+    """The live plan of one run: steps created so far, and the rules that make more of them runnable."""
+
+    def __init__(self, index: PlanIndex, op_configs: dict[str, Any]) -> None:
+        self.index = index
+        self.op_configs = op_configs
+        self.steps: dict[str, Step] = {}
+        self.ready: list[Step] = []
+        # emitter step key, output -> {mapping key: ref} in yield order
+        self.dynamic_items: dict[tuple[str, str], dict[str, str]] = {}
+        self._resolved: dict[tuple[str, str], Resolution] = {}
+        self._waiters: dict[tuple[str, str], list[tuple[Step, str]]] = defaultdict(list)
+        self._collectors_by_emitter: dict[tuple[str, str], list[_Collector]] = defaultdict(list)
+        self._collectors_by_item: dict[tuple[str, str, tuple[str, ...]], list[_Collector]] = defaultdict(list)
+        self._newly_skipped: list[Step] = []
+
+    # -- creating steps -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the static steps (those not mapped over any dynamic output)."""
+        self._materialize(self.index.nodes_by_scope.get((), []), ())
+
+    def _materialize(self, nodes: Iterable[NodeSpec], mapping_keys: tuple[str, ...]) -> None:
+        created = []
+        for node in nodes:
+            key = format_step_key(node.handle, mapping_keys)
+            if key in self.steps:
+                continue  # a retried emitter yielded a key again; its steps already exist
+            step = Step(key, node, mapping_keys)
+            self.steps[key] = step
+            created.append(step)
+        # Register every dependency before any can resolve, so collectors see all their keys.
+        for step in created:
+            self._wire_inputs(step)
+        for step in created:
+            self._check_ready(step)
+
+    def _wire_inputs(self, step: Step) -> None:
+        node = step.node
+        for input_name, source in node.inputs.items():
+            if source.kind == DEFAULT:
+                step.inputs[input_name] = ("value", source.default)
+                continue
+            depth = self.index.nodes[source.node].depth
+            if source.kind == DYNAMIC:
+                emitter_key = format_step_key(source.node, step.mapping_keys[:depth])
+                ref = self.dynamic_items[(emitter_key, source.output)][step.mapping_keys[depth]]
+                step.inputs[input_name] = ("ref", ref)
+            elif source.kind == COLLECT:
+                self._wire_collect(step, input_name)
+            else:
+                producer_key = format_step_key(source.node, step.mapping_keys[:depth])
+                self._await(step, input_name, (producer_key, source.output))
+
+    def _await(self, step: Step, input_name: str, token: tuple[str, str]) -> None:
+        step.waiting += 1
+        resolution = self._resolved.get(token)
+        if resolution is None:
+            self._waiters[token].append((step, input_name))
+        else:
+            self._deliver(step, input_name, resolution)
+
+    def _wire_collect(self, step: Step, input_name: str) -> None:
+        emitter, output, collected_node = self.index.collect_level(step.node, input_name)
+        emitter_node = self.index.nodes[emitter]
+        emitter_key = format_step_key(emitter, step.mapping_keys[: emitter_node.depth])
+        keys = self.dynamic_items.setdefault((emitter_key, output), {})
+        source = step.node.inputs[input_name]
+        collector = _Collector(step, input_name, collected_node, source.output,
+                               not emitter_node.op.outs[output].is_required, keys)
+        step.waiting += 1
+        self._collectors_by_emitter[(emitter_key, output)].append(collector)
+        if collected_node is not None:
+            self._collectors_by_item[(collected_node, source.output, step.mapping_keys)].append(collector)
+            collector.outstanding = len(keys)
+        emitter_step = self.steps.get(emitter_key)
+        if emitter_step is not None and emitter_step.status.is_final:
+            self._emitter_settled(collector, emitter_step)
+
+    # -- what the executor reports --------------------------------------------------------
+
+    def on_dynamic_output(self, step_key: str, output: str, mapping_key: str, ref: str) -> None:
+        """A key was yielded: create its mapped steps now, while the emitter keeps running."""
+        items = self.dynamic_items.setdefault((step_key, output), {})
+        if mapping_key in items:
+            return
+        items[mapping_key] = ref
+        step = self.steps[step_key]
+        for collector in self._collectors_by_emitter.get((step_key, output), ()):
+            if collector.collected_node is not None:
+                collector.outstanding += 1
+        mapped = self.index.mapped_over.get((step.node.handle, output))
+        if mapped:
+            self._materialize(mapped, step.mapping_keys + (mapping_key,))
+
+    def on_output(self, step_key: str, output: str, ref: str) -> None:
+        self.steps[step_key].outputs[output] = ref
+
+    def on_success(self, step_key: str) -> None:
+        step = self.steps[step_key]
+        step.move_to(StepStatus.SUCCESS)
+        for output, out in step.node.op.outs.items():
+            if out.is_dynamic:
+                continue
+            ref = step.outputs.get(output)
+            if ref is not None:
+                self._resolve(step, output, Resolution(OK, ref))
+            else:
+                self._resolve(step, output, Resolution(SKIP, reason=f"output '{output}' of '{step.key}' was not produced"))
+        self._settle_dynamic(step)
+
+    def on_failure(self, step_key: str, error: Any) -> None:
+        step = self.steps[step_key]
+        step.move_to(StepStatus.FAILURE)
+        step.error = error
+        self._fail_downstream(step, f"upstream step '{step.key}' failed")
+
+    def on_running(self, step_key: str) -> None:
+        step = self.steps[step_key]
+        step.move_to(StepStatus.RUNNING)
+        step.attempts += 1
+
+    def on_retry(self, step_key: str) -> None:
+        self.steps[step_key].move_to(StepStatus.PENDING)
+
+    def take_skipped(self) -> list[Step]:
+        """Steps skipped since the last call (the caller records a STEP_SKIPPED event for each)."""
+        skipped, self._newly_skipped = self._newly_skipped, []
+        return skipped
+
+    def take_ready(self) -> list[Step]:
+        ready, self.ready = self.ready, []
+        return ready
+
+    # -- propagation ----------------------------------------------------------------------
+
+    def _fail_downstream(self, step: Step, reason: str) -> None:
+        failure = Resolution(FAIL, reason=reason)
+        for output, out in step.node.op.outs.items():
+            if not out.is_dynamic:
+                self._resolve(step, output, failure)
+        self._settle_collectors_of_emitter(step)
+        self._report_item(step, failure)
+
+    def _settle_dynamic(self, step: Step) -> None:
+        self._settle_collectors_of_emitter(step)
+        self._report_item(step, None)
+
+    def _settle_collectors_of_emitter(self, step: Step) -> None:
+        for output in step.node.op.dynamic_output_names:
+            for collector in self._collectors_by_emitter.get((step.key, output), ()):
+                self._emitter_settled(collector, step)
+
+    def _resolve(self, step: Step, output: str, resolution: Resolution) -> None:
+        token = (step.key, output)
+        self._resolved[token] = resolution
+        for waiter, input_name in self._waiters.pop(token, ()):
+            self._deliver(waiter, input_name, resolution)
+        if resolution.state == OK:
+            self._report_item(step, None, output)
+
+    def _report_item(self, step: Step, failure: Resolution | None, only_output: str | None = None) -> None:
+        """Tell collectors gathering ``step``'s node that this key settled (OK, SKIP or FAIL)."""
+        if not step.mapping_keys:
+            return
+        outer, key = step.mapping_keys[:-1], step.mapping_keys[-1]
+        for output in step.node.op.outs:
+            if only_output is not None and output != only_output:
+                continue
+            if only_output is None and failure is None and self._resolved.get((step.key, output), Resolution(SKIP)).state == OK:
+                continue  # already reported when the output resolved
+            resolution = failure or self._resolved.get((step.key, output)) or Resolution(SKIP, reason="not produced")
+            for collector in self._collectors_by_item.get((step.node.handle, output, outer), ()):
+                self._collect_item(collector, key, resolution)
+
+    def _collect_item(self, collector: _Collector, key: str, resolution: Resolution) -> None:
+        if key in collector.items:
+            return
+        collector.items[key] = resolution
+        collector.outstanding -= 1
+        if resolution.state == FAIL and collector.failure is None:
+            collector.failure = resolution
+        self._maybe_finish_collect(collector)
+
+    def _emitter_settled(self, collector: _Collector, emitter: Step) -> None:
+        if collector.emitter_done:
+            return
+        collector.emitter_done = True
+        if emitter.status != StepStatus.SUCCESS:
+            state = FAIL if emitter.status == StepStatus.FAILURE or emitter.upstream_failed else SKIP
+            collector.failure = Resolution(state, reason=f"upstream step '{emitter.key}' did not succeed")
+        self._maybe_finish_collect(collector)
+
+    def _maybe_finish_collect(self, collector: _Collector) -> None:
+        if collector.step.status != StepStatus.PENDING or collector.step.waiting <= 0:
+            return
+        if collector.failure is not None and collector.failure.state == FAIL:
+            self._deliver(collector.step, collector.input_name, collector.failure)
+            return
+        if not collector.emitter_done or collector.outstanding > 0:
+            return
+        if collector.failure is not None:
+            self._deliver(collector.step, collector.input_name, collector.failure)
+        elif not collector.keys and collector.optional:
+            self._deliver(collector.step, collector.input_name,
+                          Resolution(SKIP, reason="the optional dynamic output yielded no keys"))
+        elif collector.collected_node is None:
+            self._deliver(collector.step, collector.input_name, Resolution(OK, list(collector.keys.values())))
+        else:
+            refs = [collector.items[key].value for key in collector.keys if collector.items[key].state == OK]
+            self._deliver(collector.step, collector.input_name, Resolution(OK, refs))
+
+    def _deliver(self, step: Step, input_name: str, resolution: Resolution) -> None:
+        if step.status != StepStatus.PENDING or step.skip_reason is not None:
+            return
+        if resolution.state != OK:
+            step.skip_reason = resolution.reason
+            step.upstream_failed = resolution.state == FAIL
+            step.move_to(StepStatus.SKIPPED)
+            self._newly_skipped.append(step)
+            self._skip_downstream(step)
+            return
+        is_collect = step.node.inputs[input_name].kind == COLLECT
+        step.inputs[input_name] = ("refs" if is_collect else "ref", resolution.value)
+        step.waiting -= 1
+        self._check_ready(step)
+
+    def _skip_downstream(self, step: Step) -> None:
+        resolution = Resolution(FAIL if step.upstream_failed else SKIP, reason=step.skip_reason or "")
+        for output, out in step.node.op.outs.items():
+            if not out.is_dynamic:
+                self._resolve(step, output, resolution)
+        self._settle_collectors_of_emitter(step)
+        self._report_item(step, resolution)
+
+    def _check_ready(self, step: Step) -> None:
+        if step.waiting == 0 and step.status == StepStatus.PENDING and step.skip_reason is None:
+            self.ready.append(step)
+
+    # -- results --------------------------------------------------------------------------
+
+    def unfinished(self) -> list[Step]:
+        return [step for step in self.steps.values() if not step.status.is_final]
+
+    def failed(self) -> list[Step]:
+        return [step for step in self.steps.values() if step.status == StepStatus.FAILURE]

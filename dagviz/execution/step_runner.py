@@ -1,0 +1,181 @@
+"""Run one step: load its inputs, call the op, store its outputs, and report it all as events.
+
+The same code runs in the coordinating process (``in_process``) and in worker processes
+(``multiprocess``, ``dask``). It is a generator of events so that an executor can pass each
+dynamic output on the moment the op yields it (streaming fan-out).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from dagviz.definitions.composition import NodeSpec
+from dagviz.definitions.ops import OpDefinition
+from dagviz.definitions.outputs import DynamicOutput, Output
+from dagviz.errors import DuplicateMappingKeyError, Failure, RetryRequested, StepOutputError
+from dagviz.execution.context import OpExecutionContext
+from dagviz.execution.events import (
+    DynamicOutputYielded,
+    ErrorInfo,
+    Event,
+    LogMessage,
+    StepFailed,
+    StepOutput,
+    StepStarted,
+    StepSucceeded,
+)
+from dagviz.storage.output_store import OutputStore, output_ref
+
+# How a task names one input's value: ("ref", ref), ("refs", [ref, ...]) for a collect, ("value", v).
+InputValue = tuple[str, Any]
+
+
+@dataclass(slots=True)
+class StepTask:
+    """Everything a worker needs to run one attempt of one step (small and picklable)."""
+
+    run_id: str
+    job_name: str
+    step_key: str
+    node: str
+    mapping_keys: tuple[str, ...]
+    inputs: dict[str, InputValue]
+    op_config: Any
+    attempt: int = 1
+
+
+def _load_inputs(task: StepTask, store: OutputStore) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, (how, what) in task.inputs.items():
+        if how == "ref":
+            values[name] = store.get(what)
+        elif how == "refs":
+            values[name] = [store.get(ref) for ref in what]
+        else:
+            values[name] = what
+    return values
+
+
+def error_info(error: BaseException) -> ErrorInfo:
+    """The error as data, with the traceback starting at the user's code (engine frames dropped)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    stack = "".join(traceback.format_exception(type(error), error, tb))
+    message = error.description if isinstance(error, Failure) and error.description else str(error)
+    return ErrorInfo(type(error).__name__, message or type(error).__name__, stack, error)
+
+
+def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Callable[[LogMessage], None]) -> Iterator[Event]:
+    """Run one attempt of a step, yielding its events; never raises for errors in user code."""
+    op_def = node.op
+    started = time.time()
+    yield StepStarted(task.step_key, attempt=task.attempt, timestamp=started)
+    try:
+        kwargs = _load_inputs(task, store)
+        args: tuple = ()
+        if op_def.takes_context:
+            args = (OpExecutionContext(
+                run_id=task.run_id, job_name=task.job_name, step_key=task.step_key, op_name=op_def.name,
+                node_handle=task.node, op_config=task.op_config, mapping_keys=task.mapping_keys,
+                retry_number=task.attempt - 1, emit=emit_log,
+            ),)
+        result = op_def.compute_fn(*args, **kwargs)
+        yield from _store_outputs(op_def, result, task, store)
+    except Exception as error:  # user code may raise anything; it becomes a STEP_FAILURE event
+        retry_requested = error.max_retries if isinstance(error, RetryRequested) else 0
+        yield StepFailed(
+            task.step_key, attempt=task.attempt, duration_ms=(time.time() - started) * 1000,
+            error=error_info(error), op_name=op_def.name, retry_requested=retry_requested,
+            retry_wait=error.seconds_to_wait if isinstance(error, RetryRequested) else 0.0,
+            allow_retries=not (isinstance(error, Failure) and not error.allow_retries),
+        )
+        return
+    yield StepSucceeded(task.step_key, attempt=task.attempt, duration_ms=(time.time() - started) * 1000)
+
+
+def _store_outputs(op_def: OpDefinition, result: Any, task: StepTask, store: OutputStore) -> Iterator[Event]:
+    if inspect.isgenerator(result):
+        yield from _store_yielded(op_def, result, task, store)
+        return
+    if op_def.dynamic_output_names:
+        if isinstance(result, (list, tuple)) and all(isinstance(item, DynamicOutput) for item in result):
+            yield from _store_yielded(op_def, iter(result), task, store)  # Dagster also accepts a returned list
+            return
+        raise StepOutputError(
+            f"op '{op_def.name}' has a DynamicOut but returned {type(result).__name__} {_short(result)}: "
+            "yield (or return a list of) DynamicOutput(value, mapping_key=...) for each key."
+        )
+    names = list(op_def.outs)
+    if len(names) == 1:
+        values = {names[0]: result}
+    elif isinstance(result, tuple) and len(result) == len(names):
+        values = dict(zip(names, result))
+    else:
+        raise StepOutputError(
+            f"op '{op_def.name}' declares outputs {names} and must return a tuple of {len(names)} values "
+            f"(or yield Output(value, output_name)); it returned {_short(result)}."
+        )
+    for name, value in values.items():
+        if isinstance(value, Output):
+            if value.output_name != name:
+                raise StepOutputError(
+                    f"op '{op_def.name}' returned Output for '{value.output_name}' where output '{name}' was expected."
+                )
+            value = value.value
+        yield StepOutput(task.step_key, output_name=name, ref=store.put(output_ref(task.run_id, task.step_key, name), value))
+
+
+def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, store: OutputStore) -> Iterator[Event]:
+    seen_keys: dict[str, set[str]] = {name: set() for name in op_def.dynamic_output_names}
+    produced: set[str] = set()
+    for item in items:
+        if isinstance(item, DynamicOutput):
+            name, key = item.output_name, item.mapping_key
+            keys = seen_keys.get(name)
+            if keys is None:
+                raise StepOutputError(_wrong_output(op_def, item, "a DynamicOutput", "a DynamicOut"))
+            if key in keys:
+                raise DuplicateMappingKeyError(
+                    f"op '{op_def.name}' (step '{task.step_key}') yielded mapping key '{key}' twice for output "
+                    f"'{name}'; mapping keys must be unique within one dynamic output."
+                )
+            keys.add(key)
+            ref = store.put(output_ref(task.run_id, task.step_key, name, key), item.value)
+            yield DynamicOutputYielded(task.step_key, output_name=name, mapping_key=key, ref=ref)
+        elif isinstance(item, Output):
+            name = item.output_name
+            out = op_def.outs.get(name)
+            if out is None or out.is_dynamic:
+                raise StepOutputError(_wrong_output(op_def, item, "a plain Output", "an Out"))
+            if name in produced:
+                raise StepOutputError(f"op '{op_def.name}' yielded output '{name}' more than once.")
+            produced.add(name)
+            ref = store.put(output_ref(task.run_id, task.step_key, name), item.value)
+            yield StepOutput(task.step_key, output_name=name, ref=ref)
+        else:
+            raise StepOutputError(
+                f"op '{op_def.name}' yielded {type(item).__name__} {_short(item)}: a generator op must yield "
+                "Output(...) or DynamicOutput(value, mapping_key=...) objects."
+            )
+    missing = [name for name, out in op_def.outs.items() if not out.is_dynamic and out.is_required and name not in produced]
+    if missing:
+        raise StepOutputError(f"op '{op_def.name}' did not yield its required output(s) {missing}.")
+
+
+def _wrong_output(op_def: OpDefinition, item: Any, what: str, needed: str) -> str:
+    kinds = ", ".join(f"'{n}' ({'DynamicOut' if o.is_dynamic else 'Out'})" for n, o in op_def.outs.items())
+    hint = "yield DynamicOutput(value, mapping_key=...)" if what == "a plain Output" else "yield Output(value, output_name)"
+    return (
+        f"op '{op_def.name}' yielded {what} for output '{item.output_name}', which is not {needed} "
+        f"(outputs: {kinds}); {hint}."
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

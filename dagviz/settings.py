@@ -1,0 +1,165 @@
+"""Django settings for the dagviz web app, read from environment variables.
+
+Every value that differs between a laptop, CI and a cluster comes from the
+environment (see ``docs`` and the variable names below), so the same code runs
+everywhere and the defaults give a working single-machine setup on SQLite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from dagviz.env import env_bool, env_int, env_list, env_str
+from dagviz.home import ensure_dagviz_home
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SQLITE_OPTIONS: dict[str, Any] = {
+    # Take the write lock when a transaction starts, so a separate writer
+    # (the run worker) makes readers wait instead of failing mid-transaction.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    # WAL lets the web server read while a run worker writes.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
+def database_settings(url: str | None, home: Path) -> dict[str, Any]:
+    """Return the ``default`` database settings for ``url``, or SQLite under ``home``.
+
+    SQLite databases get the options that hold up under a separate writer
+    process, and a file-backed test database under ``home`` so that a live
+    server running in another process can share it with the tests.
+    """
+    if url:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_health_checks=True))
+    else:
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(home / "dagviz.sqlite3")}
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
+        config["TEST"] = {"NAME": str(home / "test_dagviz.sqlite3"), **config.get("TEST", {})}
+    return config
+
+
+def channel_layer_settings(kind: str, redis_url: str) -> dict[str, Any]:
+    """Return ``CHANNEL_LAYERS`` for ``kind`` ("memory" or "redis").
+
+    In-memory suits one ASGI process; Redis is needed when several processes
+    must wake each other up. The Redis backend is named, not imported, so
+    ``channels_redis`` is only required when it is actually selected.
+    """
+    if kind == "memory":
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    if kind == "redis":
+        return {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [redis_url]},
+            }
+        }
+    raise ValueError(
+        f"Environment variable DAGVIZ_CHANNEL_LAYER={kind!r} is not supported; "
+        "use 'memory' or 'redis'."
+    )
+
+
+DAGVIZ_HOME = ensure_dagviz_home()
+
+# Not a secret: only acceptable for local development with DEBUG on.
+# `manage.py check --deploy` flags it; set DAGVIZ_SECRET_KEY in any deployment.
+SECRET_KEY = env_str("DAGVIZ_SECRET_KEY", "django-insecure-dagviz-development-key-do-not-deploy")
+DEBUG = env_bool("DAGVIZ_DEBUG", False)
+ALLOWED_HOSTS = env_list("DAGVIZ_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("DAGVIZ_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    # daphne first, so `runserver` serves the ASGI application (websockets included).
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "graphene_django",
+    "runs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dagviz.urls"
+WSGI_APPLICATION = "dagviz.wsgi.application"
+ASGI_APPLICATION = "dagviz.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_settings(env_str("DATABASE_URL", "") or None, DAGVIZ_HOME)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CHANNEL_LAYERS = channel_layer_settings(
+    env_str("DAGVIZ_CHANNEL_LAYER", "memory"),
+    env_str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DAGVIZ_HOME / "static"
+
+# Python modules (or files) that define the jobs the web app offers.
+DAGVIZ_WORKSPACE = env_list("DAGVIZ_WORKSPACE", ["dagviz.examples"])
+# Runs beyond this many stay queued until a running one finishes.
+DAGVIZ_MAX_CONCURRENT_RUNS = env_int("DAGVIZ_MAX_CONCURRENT_RUNS", 4)
+
+LOG_LEVEL = env_str("DAGVIZ_LOG_LEVEL", "INFO").upper()
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Keep Django's own chatter (request lines, autoreload) at INFO and above.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}

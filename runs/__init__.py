@@ -1,0 +1,1 @@
+"""Django app that stores runs and their events and serves them to the web UI."""

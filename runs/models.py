@@ -1,0 +1,1 @@
+"""Database models for runs, their steps and their events (none defined yet)."""
