@@ -118,3 +118,9 @@ def parse_step_key(step_key: str) -> StepKey:
             "'op[?]' or 'graph.op[key]' with keys matching ^[A-Za-z0-9_]+$."
         )
     return StepKey(match["node"], tuple(_KEYS_RE.findall(match["keys"])))
+
+
+def sanitize_mapping_key(text: str) -> str:
+    """A valid mapping key made from arbitrary text (``"report 2024.csv"`` -> ``"report_2024_csv"``)."""
+    key = re.sub(r"[^A-Za-z0-9_]", "_", text) or "_"
+    return f"{key}_" if key in RESERVED_NAMES else key

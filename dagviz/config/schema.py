@@ -233,7 +233,7 @@ def resolve_config_type(schema: object) -> ConfigType:
         return schema
     if isinstance(schema, Field):
         raise InvalidDefinitionError("A Field can only be used as the value of a dict key in a config schema.")
-    if schema in _SCALARS:
+    if isinstance(schema, type) and schema in _SCALARS:
         return _SCALARS[schema]
     if schema is TypingAny or schema is object:
         return Any

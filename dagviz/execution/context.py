@@ -48,7 +48,7 @@ class OpExecutionContext:
 
     def __init__(self, *, run_id: str, job_name: str, step_key: str, op_name: str, node_handle: str,
                  op_config: Any, mapping_keys: tuple[str, ...], retry_number: int,
-                 emit: Callable[[LogMessage], None]) -> None:
+                 emit: Callable[[LogMessage], None], parent_run_id: str | None = None) -> None:
         self.run_id = run_id
         self.job_name = job_name
         self.step_key = step_key
@@ -57,6 +57,7 @@ class OpExecutionContext:
         self.op_config = op_config
         self.mapping_keys = mapping_keys
         self.retry_number = retry_number
+        self.parent_run_id = parent_run_id  # set when this run re-executes another
         self.log = StepLogger(step_key, emit)
 
     def get_mapping_key(self) -> str | None:

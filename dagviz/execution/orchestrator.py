@@ -68,8 +68,9 @@ class RunCoordinator:
 
     def __init__(self, job: "JobDefinition", config: ResolvedRunConfig, executor: Executor, store: "OutputStore",
                  sink: EventSink, run_id: str | None = None, pointer: "JobPointer | None" = None,
-                 cancel_requested: Callable[[], bool] | None = None) -> None:
+                 cancel_requested: Callable[[], bool] | None = None, parent_run_id: str | None = None) -> None:
         self.job = job
+        self.parent_run_id = parent_run_id
         self.config = config
         self.executor = executor
         self.store = store
@@ -130,7 +131,7 @@ class RunCoordinator:
             step = self._queue.popleft()
             self.executor.submit(StepTask(
                 self.run_id, self.job.name, step.key, step.node.handle, step.mapping_keys, step.inputs,
-                self.config.op_configs.get(step.node.handle), step.attempts + 1,
+                self.config.op_configs.get(step.node.handle), step.attempts + 1, self.parent_run_id,
             ))
             self._in_flight += 1
             free -= 1

@@ -46,6 +46,7 @@ class StepTask:
     inputs: dict[str, InputValue]
     op_config: Any
     attempt: int = 1
+    parent_run_id: str | None = None
 
 
 def _load_inputs(task: StepTask, store: OutputStore) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Calla
             args = (OpExecutionContext(
                 run_id=task.run_id, job_name=task.job_name, step_key=task.step_key, op_name=op_def.name,
                 node_handle=task.node, op_config=task.op_config, mapping_keys=task.mapping_keys,
-                retry_number=task.attempt - 1, emit=emit_log,
+                retry_number=task.attempt - 1, parent_run_id=task.parent_run_id, emit=emit_log,
             ),)
         result = op_def.compute_fn(*args, **kwargs)
         yield from _store_outputs(op_def, result, task, store)

@@ -1,0 +1,89 @@
+"""Benchmark: emit n keys -> map trivial work -> collect the sum.
+
+Each repetition runs in a fresh interpreter and prints one JSON line: wall seconds of the
+run (not counting interpreter start), ms per key, peak RSS of the coordinator and of the
+workers, and the delay between the first key being yielded and its mapped step starting.
+The last line is the median over the repetitions.
+
+    python bench/fanout.py --mode in_process --n 10000 --repeat 5
+    python bench/fanout.py --mode multiprocess --workers 2 --n 10000
+    python bench/fanout.py --mode multiprocess --workers 2 --n 100 --sleep-ms 50
+    python bench/fanout.py --mode in_process --n 100000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+JOBS_FILE = str(Path(__file__).with_name("fanout_jobs.py"))
+
+
+def run_once(args: argparse.Namespace) -> dict:
+    from dagviz import execute_job
+    from dagviz.execution.events import DynamicOutputYielded, StepStarted
+    from dagviz.workspace import Workspace
+
+    workspace = Workspace.load(files=[JOBS_FILE])
+    job = workspace.get("fanout")
+    run_config = {"ops": {"emit": {"config": {"n": args.n, "interval_ms": args.interval_ms}},
+                          "work": {"config": {"sleep_ms": args.sleep_ms}}}}
+    executor = "in_process"
+    store = "memory://"
+    if args.mode == "multiprocess":
+        run_config["execution"] = {"multiprocess": {"max_concurrent": args.workers}}
+        executor = "multiprocess"
+        store = f"file://{tempfile.mkdtemp(prefix='dagviz-bench-')}"
+    started = time.perf_counter()
+    result = execute_job(job, run_config, executor=executor, output_store=store, pointer=workspace.pointers["fanout"])
+    wall = time.perf_counter() - started
+    assert result.success, result.failure_reason
+    assert result.output_for_node("total") == args.n * (args.n + 1) // 2
+    first_yield = next(e.timestamp for e in result.events if isinstance(e, DynamicOutputYielded))
+    first_mapped = min(e.timestamp for e in result.events if isinstance(e, StepStarted) and e.step_key.startswith("work["))
+    return {
+        "mode": args.mode, "workers": args.workers if args.mode == "multiprocess" else 1, "n": args.n,
+        "sleep_ms": args.sleep_ms, "interval_ms": args.interval_ms, "wall_s": round(wall, 3),
+        "ms_per_key": round(wall * 1000 / args.n, 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "first_key_to_mapped_start_ms": round((first_mapped - first_yield) * 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["in_process", "multiprocess"], default="in_process")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sleep-ms", type=int, default=0)
+    parser.add_argument("--interval-ms", type=int, default=0, help="pause between two yielded keys")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_once(args)))
+        return
+    child_args = [a for a in sys.argv[1:] if a != "--child"] + ["--child"]
+    rows = []
+    for _ in range(args.repeat):
+        output = subprocess.run([sys.executable, __file__, *child_args], check=True, capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+        row = json.loads(output.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    median = {key: statistics.median(row[key] for row in rows) for key in
+              ("wall_s", "ms_per_key", "peak_rss_mb", "worker_peak_rss_mb", "first_key_to_mapped_start_ms")}
+    print(json.dumps({"median_of": len(rows), **{k: rows[0][k] for k in ("mode", "workers", "n", "sleep_ms")}, **median}))
+
+
+if __name__ == "__main__":
+    main()
