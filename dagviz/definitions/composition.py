@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import inspect
 import threading
+from contextlib import contextmanager
 from collections import namedtuple
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from dagviz.definitions.ops import OpDefinition, PendingInvocation, RetryPolicy
 from dagviz.errors import InvalidDefinitionError
@@ -81,7 +82,11 @@ class OutputHandle:
                 f"Cannot .map() output '{self.output}' of '{self.node}': only a DynamicOut or the result "
                 "of a previous .map() can be mapped."
             )
-        result = fn(value)
+        composition = current_composition()
+        if composition is None:
+            raise InvalidDefinitionError(".map() can only be used inside a @job or @graph body.")
+        with composition.builder.mapping_over(value.scope):
+            result = fn(value)
         _check_map_result(result, self)
         return result
 
@@ -128,6 +133,22 @@ class JobBuilder:
         self.job_name = job_name
         self.nodes: dict[str, NodeSpec] = {}
         self.graph_handles: set[str] = set()
+        # graph handle -> its outputs, each the op output it stands for
+        self.graph_outputs: dict[str, dict[str, tuple[str, str]]] = {}
+        self._map_scopes: list[Scope] = [()]
+
+    @contextmanager
+    def mapping_over(self, scope: Scope) -> Iterator[None]:
+        """While a ``.map()`` function runs, values of this scope may be passed to ops."""
+        self._map_scopes.append(scope)
+        try:
+            yield
+        finally:
+            self._map_scopes.pop()
+
+    @property
+    def map_scope(self) -> Scope:
+        return self._map_scopes[-1]
 
     def _taken(self, handle: str) -> bool:
         return handle in self.nodes or handle in self.graph_handles
@@ -175,6 +196,8 @@ class Composition:
                     f"Input '{input_name}' of op '{handle}' is not connected and has no default value."
                 )
         scope = _innermost_scope(handle, scopes)
+        for input_name, value in bound.items():
+            self._check_visible(value, handle, input_name)
         self.builder.nodes[handle] = NodeSpec(
             handle, op_def, inputs, scope, pending.retry_policy or op_def.retry_policy, {**op_def.tags, **pending.tags}
         )
@@ -185,6 +208,16 @@ class Composition:
             return outputs[0]
         return namedtuple(f"{op_def.name}_outputs", list(op_def.outs))(*outputs)
 
+    def _check_visible(self, value: OutputHandle, consumer: str, input_name: str) -> None:
+        """A mapped value can only be used inside the ``.map()`` function of its fan-out (or a deeper one)."""
+        map_scope = self.builder.map_scope
+        if map_scope[: len(value.scope)] != value.scope:
+            raise InvalidDefinitionError(
+                f"Input '{input_name}' of '{consumer}' receives the mapped output '{value.output}' of "
+                f"'{value.node}' outside its .map(): call .collect() on it to gather the keys, or invoke "
+                f"'{consumer}' inside the mapped function."
+            )
+
     def invoke_graph(self, graph: Any, alias: str | None, args: tuple, kwargs: dict) -> Any:
         bound = _bind_inputs(graph.name, graph.input_names, args, kwargs)
         missing = [name for name in graph.input_names if name not in bound]
@@ -192,7 +225,26 @@ class Composition:
             raise InvalidDefinitionError(f"Graph '{graph.name}' was invoked without inputs {missing}.")
         handle = self.builder.claim_handle(self.parent, alias or graph.name, alias is not None)
         self.builder.graph_handles.add(handle)
-        return run_composition(graph.compose_fn, Composition(self.builder, handle), bound)
+        result = run_composition(graph.compose_fn, Composition(self.builder, handle), bound)
+        self.builder.graph_outputs[handle] = _graph_outputs(graph.name, result)
+        return result
+
+
+def _graph_outputs(graph_name: str, result: Any) -> dict[str, tuple[str, str]]:
+    """What a graph body returned, as named outputs: a handle is ``result``, a dict names them."""
+    if isinstance(result, OutputHandle):
+        named = {"result": result}
+    elif isinstance(result, dict):
+        named = result
+    elif isinstance(result, tuple) and hasattr(result, "_fields"):
+        named = dict(zip(result._fields, result))
+    else:
+        named = {}
+    outputs = {}
+    for name, value in named.items():
+        if isinstance(value, OutputHandle):
+            outputs[name] = (value.node, value.output)
+    return outputs
 
 
 def _bind_inputs(name: str, input_names: list[str], args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -245,13 +297,13 @@ def run_composition(fn: Callable, composition: Composition, inputs: dict[str, An
         stack.pop()
 
 
-def compose_job(job_name: str, fn: Callable) -> dict[str, NodeSpec]:
-    """Trace a job body and return its nodes in invocation order."""
+def compose_job(job_name: str, fn: Callable) -> JobBuilder:
+    """Trace a job body; the builder holds its nodes in invocation order and its graphs' outputs."""
     builder = JobBuilder(job_name)
     run_composition(fn, Composition(builder, None), {})
     if not builder.nodes:
         raise InvalidDefinitionError(f"Job '{job_name}' has no ops: its body must invoke at least one op.")
-    return builder.nodes
+    return builder
 
 
 def invoke_op_directly(op_def: OpDefinition, args: tuple, kwargs: dict) -> Any:

@@ -66,7 +66,9 @@ class JobDefinition:
             raise InvalidDefinitionError(f"Job '{self.name}' body must take no parameters.")
         self.description = description or inspect.getdoc(fn)
         self.tags = dict(tags or {})
-        self.nodes: dict[str, NodeSpec] = compose_job(self.name, fn)
+        builder = compose_job(self.name, fn)
+        self.nodes: dict[str, NodeSpec] = builder.nodes
+        self.graph_outputs: dict[str, dict[str, tuple[str, str]]] = builder.graph_outputs
         self.module_name = fn.__module__
         main = sys.modules.get("__main__")
         self.source_file = getattr(main, "__file__", None) if fn.__module__ == "__main__" else None

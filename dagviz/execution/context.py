@@ -72,10 +72,11 @@ class OpExecutionContext:
         return f"<OpExecutionContext {self.step_key} run={self.run_id}>"
 
 
-def build_op_context(op_config: Any = None, mapping_key: str | None = None, run_id: str = "direct") -> OpExecutionContext:
+def build_op_context(op_config: Any = None, mapping_key: str | None = None, run_id: str = "direct",
+                     retry_number: int = 0, parent_run_id: str | None = None) -> OpExecutionContext:
     """A context for calling an op function directly in a unit test; logs go to Python logging."""
     return OpExecutionContext(
         run_id=run_id, job_name="direct", step_key="direct", op_name="direct", node_handle="direct",
-        op_config=op_config, mapping_keys=(mapping_key,) if mapping_key else (), retry_number=0,
-        emit=lambda event: None,
+        op_config=op_config, mapping_keys=(mapping_key,) if mapping_key else (), retry_number=retry_number,
+        emit=lambda event: None, parent_run_id=parent_run_id,
     )

@@ -136,10 +136,13 @@ class ExecutionPlan:
             step = Step(key, node, mapping_keys)
             self.steps[key] = step
             created.append(step)
-        # Register every dependency before any can resolve, so collectors see all their keys.
+        # Wire every step before any can become ready, so collectors see all their keys; the
+        # extra count keeps a step from looking ready while its later inputs are still being wired.
         for step in created:
+            step.waiting += 1
             self._wire_inputs(step)
         for step in created:
+            step.waiting -= 1
             self._check_ready(step)
 
     def _wire_inputs(self, step: Step) -> None:

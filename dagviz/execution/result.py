@@ -54,7 +54,15 @@ class ExecutionResult:
         return bool(steps) and all(step.status == StepStatus.SUCCESS for step in steps)
 
     def output_for_node(self, node: str, output_name: str = "result") -> Any:
-        """A node's output; for a mapped node ``{mapping_key: value}`` in yield order (nested for nested fan-out)."""
+        """A node's output; for a mapped node ``{mapping_key: value}`` in yield order (nested for nested fan-out).
+
+        ``node`` is an op's handle (``op``, ``graph.op``) or a graph's, for the op output the graph returns.
+        """
+        graph_outputs = self.job.graph_outputs.get(node)
+        if graph_outputs is not None:
+            if output_name not in graph_outputs:
+                raise DagvizError(f"Graph '{node}' has no output '{output_name}' (outputs: {', '.join(graph_outputs)}).")
+            node, output_name = graph_outputs[output_name]
         spec = self._node(node)
         if output_name not in spec.op.outs:
             raise DagvizError(f"Op '{node}' has no output '{output_name}' (outputs: {', '.join(spec.op.outs)}).")

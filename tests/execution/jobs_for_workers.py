@@ -1,0 +1,173 @@
+"""Jobs defined at module level so that multiprocess workers can import them by module name.
+
+Workers load ``tests.execution.jobs_for_workers`` and look jobs up by name; every op here is
+deterministic, and timing-sensitive ops sleep inside the op only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from dagviz import DynamicOut, DynamicOutput, Field, RetryPolicy, job, op
+
+# -- plain and nested fan-out (same outputs in every executor) -------------------------------
+
+
+@op(out=DynamicOut(), config_schema={"letters": Field([str], default_value=["d", "b", "a", "c"])})
+def emit_letters(context):
+    for letter in context.op_config["letters"]:
+        yield DynamicOutput(letter, mapping_key=letter)
+
+
+@op
+def shout(context, letter: str) -> str:
+    context.log.info(f"shouting {letter} pid={os.getpid()}")
+    return f"{letter.upper()}!{context.get_mapping_key()}"
+
+
+@op
+def join_letters(values: list) -> str:
+    return ",".join(values)
+
+
+@op(out=DynamicOut())
+def regions():
+    for region, count in [("eu", 3), ("us", 2), ("apac", 0)]:
+        yield DynamicOutput({"region": region, "count": count}, mapping_key=region)
+
+
+@op(out=DynamicOut())
+def customers(region: dict):
+    for index in range(region["count"]):
+        yield DynamicOutput(f"{region['region']}-{index}", mapping_key=f"c{index}")
+
+
+@op
+def score(context, customer: str) -> str:
+    return f"{customer}@{context.step_key}"
+
+
+@op
+def region_total(scores: list) -> int:
+    return len(scores)
+
+
+@op
+def overall(totals: list) -> list:
+    return totals
+
+
+@job
+def letters_and_regions():
+    join_letters(emit_letters().map(shout).collect())
+    totals = regions().map(lambda region: region_total(customers(region).map(score).collect()))
+    overall(totals.collect())
+
+
+# -- collect order is yield order even when later keys finish first -----------------------------
+
+
+@op(out=DynamicOut())
+def emit_delays():
+    for key, seconds in [("slow", 0.8), ("fast1", 0.0), ("fast2", 0.0), ("fast3", 0.0)]:
+        yield DynamicOutput(seconds, mapping_key=key)
+
+
+@op
+def sleep_for(context, seconds: float) -> str:
+    time.sleep(seconds)
+    return context.get_mapping_key()
+
+
+@op
+def gather(values: list) -> list:
+    return values
+
+
+@job
+def completion_order():
+    gather(emit_delays().map(sleep_for).collect())
+
+
+# -- streaming: the emitter sleeps between yields -------------------------------------------------
+
+
+@op(out=DynamicOut(), config_schema={"n": Field(int, default_value=3), "interval": Field(float, default_value=0.3)})
+def trickle(context):
+    for index in range(context.op_config["n"]):
+        context.log.info(f"yielding k{index}")
+        yield DynamicOutput(index, mapping_key=f"k{index}")
+        time.sleep(context.op_config["interval"])
+    context.log.info("done yielding")
+
+
+@op
+def quick(context, value: int) -> int:
+    context.log.info(f"quick {context.get_mapping_key()}")
+    return value * 10
+
+
+@op
+def total(values: list) -> int:
+    return sum(values)
+
+
+@job
+def trickle_job():
+    total(trickle().map(quick).collect())
+
+
+# -- failures: a raising key and a worker killed mid-step ------------------------------------------
+
+
+@op(out=DynamicOut())
+def three_keys():
+    for key in ("k1", "k2", "k3"):
+        yield DynamicOutput(key, mapping_key=key)
+
+
+def raise_for_k2(value: str) -> str:
+    if value == "k2":
+        raise ValueError(f"boom {value}")
+    return value
+
+
+@op
+def fail_on_k2(value: str) -> str:
+    return raise_for_k2(value)
+
+
+@job
+def one_key_fails():
+    gather(three_keys().map(fail_on_k2).collect())
+
+
+def _kill_on_first_attempt(context, value: str) -> str:
+    marker = context.op_config["marker"]
+    if context.get_mapping_key() == "k2" and not os.path.exists(marker):
+        with open(marker, "w") as handle:
+            handle.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return value
+
+
+@op(config_schema={"marker": str})
+def die_once(context, value: str) -> str:
+    return _kill_on_first_attempt(context, value)
+
+
+@op(config_schema={"marker": str}, retry_policy=RetryPolicy(max_retries=1))
+def die_once_retried(context, value: str) -> str:
+    return _kill_on_first_attempt(context, value)
+
+
+@job
+def worker_killed():
+    gather(three_keys().map(die_once).collect())
+
+
+@job
+def worker_killed_retried():
+    gather(three_keys().map(die_once_retried).collect())
