@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from dagviz.workspace import JobPointer
 
 PREFETCH_PER_WORKER = 2  # tasks queued at a worker, so it never waits for the coordinator between steps
+WORKER_START_TIMEOUT = 120.0  # seconds for a worker to import the job
 
 
 class WorkerStartError(DagvizError):
@@ -101,6 +103,31 @@ class MultiprocessExecutor:
         self._pointer = pointer
         self._store_url = store.url
         self._workers = [_Worker(self._context, pointer, store.url) for _ in range(self.max_concurrent)]
+        self._wait_until_ready(self._workers)
+
+    def _wait_until_ready(self, workers: list[_Worker]) -> None:
+        """Block until every worker has loaded the job, so the first steps start at once on any of them.
+
+        A worker that cannot load the job fails the run here, before any step starts.
+        """
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        waiting = {worker.connection: worker for worker in workers}
+        while waiting:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerStartError(f"{len(waiting)} worker processes did not start within {WORKER_START_TIMEOUT} s.")
+            for connection in wait(list(waiting), remaining):
+                try:
+                    message = connection.recv()
+                except (EOFError, OSError):
+                    worker = waiting[connection]
+                    worker.process.join(timeout=5)
+                    raise WorkerStartError(
+                        f"Worker process {worker.process.pid} exited while starting (exit code {worker.process.exitcode})."
+                    ) from None
+                self._receive(waiting[connection], message)
+                if message[0] == "ready":
+                    del waiting[connection]
 
     def free_slots(self) -> int:
         return sum(PREFETCH_PER_WORKER - len(worker.tasks) for worker in self._workers)
