@@ -7,8 +7,9 @@ import time
 from collections import defaultdict
 from typing import TextIO
 
-from dagviz.execution.events import Event, StepFailed, StepSkipped, StepSucceeded
+from dagviz.execution.events import Event, StepFailed, StepReused, StepSkipped, StepSucceeded
 from dagviz.execution.plan import Step
+from dagviz.execution.sinks import PlannedStep
 from dagviz.execution.status import StepStatus
 from dagviz.step_keys import parse_step_key
 
@@ -33,12 +34,16 @@ class ProgressLine:
         self._failed: dict[str, int] = defaultdict(int)
         self._drawn = False
 
+    def steps_created(self, steps: list[PlannedStep]) -> None:
+        for step in steps:
+            self._known[step.node].add(step.key)
+
     def handle(self, event: Event) -> None:
         if event.step_key is None:
             return
         node = parse_step_key(event.step_key).node
         self._known[node].add(event.step_key)
-        if isinstance(event, (StepSucceeded, StepFailed, StepSkipped)):
+        if isinstance(event, (StepSucceeded, StepFailed, StepSkipped, StepReused)):
             self._done[node] += 1
             if isinstance(event, StepFailed):
                 self._failed[node] += 1

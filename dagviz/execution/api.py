@@ -11,6 +11,7 @@ from dagviz.execution.executors import make_executor
 from dagviz.execution.executors.base import Executor
 from dagviz.execution.executors.in_process import InProcessExecutor
 from dagviz.execution.orchestrator import RunCoordinator
+from dagviz.execution.plan import ParentRun
 from dagviz.execution.result import ExecutionResult
 from dagviz.execution.sinks import EventSink, FanOutSink, MemorySink
 from dagviz.home import default_output_store_url
@@ -37,12 +38,14 @@ def execute_in_process(job: "JobDefinition", run_config: dict | None = None, rai
 def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: str | Executor | None = None,
                 output_store: str | OutputStore | None = None, run_id: str | None = None,
                 pointer: "JobPointer | None" = None, sink: EventSink | None = None,
-                raise_on_error: bool = False, cancel_requested: Callable[[], bool] | None = None) -> ExecutionResult:
+                raise_on_error: bool = False, cancel_requested: Callable[[], bool] | None = None,
+                parent: ParentRun | None = None) -> ExecutionResult:
     """Run a job with the executor named by ``executor`` or by the run config's ``execution`` section.
 
     Steps in other processes read and write outputs in ``output_store`` (default
     ``DAGVIZ_OUTPUT_STORE``, a directory under ``DAGVIZ_HOME``), and load the job through
-    ``pointer`` (derived from where the job is defined when not given).
+    ``pointer`` (derived from where the job is defined when not given). With ``parent`` the
+    run re-executes another, reusing its outputs where the plan allows (see ``reexecution``).
     """
     from dagviz.workspace import pointer_for
 
@@ -54,7 +57,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     events = MemorySink()
     coordinator = RunCoordinator(
         job, config, chosen, store, FanOutSink(events, sink) if sink else events, run_id,
-        pointer or pointer_for(job), cancel_requested,
+        pointer or pointer_for(job), cancel_requested, parent,
     )
     result = ExecutionResult(job, coordinator.run(), events.events, store)
     if raise_on_error and not result.success:

@@ -165,6 +165,16 @@ class StepSkipped(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StepReused(Event):
+    kind: ClassVar[str] = "STEP_REUSED"
+    parent_run_id: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"Reused the outputs of step '{self.step_key}' from run {self.parent_run_id}."
+
+
+@dataclass(frozen=True, slots=True)
 class LogMessage(Event):
     kind: ClassVar[str] = "LOG"
     level: str = "INFO"
@@ -178,5 +188,5 @@ class LogMessage(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (RunStarted, RunFinished, StepStarted, StepOutput, DynamicOutputYielded, StepSucceeded,
-                StepFailed, StepRetry, StepSkipped, LogMessage)
+                StepFailed, StepRetry, StepSkipped, StepReused, LogMessage)
 }

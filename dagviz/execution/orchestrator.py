@@ -21,13 +21,12 @@ from dagviz.execution.events import (
     StepFailed,
     StepOutput,
     StepRetry,
-    StepSkipped,
     StepStarted,
     StepSucceeded,
 )
 from dagviz.execution.executors.base import Executor
-from dagviz.execution.plan import ExecutionPlan, PlanIndex, Step
-from dagviz.execution.sinks import EventSink
+from dagviz.execution.plan import ExecutionPlan, ParentRun, PlanIndex, Step
+from dagviz.execution.sinks import EventSink, PlannedStep
 from dagviz.execution.status import StepStatus
 from dagviz.execution.step_runner import StepTask
 
@@ -68,9 +67,9 @@ class RunCoordinator:
 
     def __init__(self, job: "JobDefinition", config: ResolvedRunConfig, executor: Executor, store: "OutputStore",
                  sink: EventSink, run_id: str | None = None, pointer: "JobPointer | None" = None,
-                 cancel_requested: Callable[[], bool] | None = None, parent_run_id: str | None = None) -> None:
+                 cancel_requested: Callable[[], bool] | None = None, parent: ParentRun | None = None) -> None:
         self.job = job
-        self.parent_run_id = parent_run_id
+        self.parent_run_id = parent.run_id if parent else None
         self.config = config
         self.executor = executor
         self.store = store
@@ -78,7 +77,7 @@ class RunCoordinator:
         self.run_id = run_id or new_run_id()
         self.pointer = pointer
         self.cancel_requested = cancel_requested
-        self.plan = ExecutionPlan(plan_index(job), config.op_configs)
+        self.plan = ExecutionPlan(plan_index(job), config.op_configs, parent)
         self._queue: deque[Step] = deque()
         self._in_flight = 0
         self._retries: list[tuple[float, int, Step]] = []
@@ -137,8 +136,11 @@ class RunCoordinator:
             free -= 1
 
     def _collect_changes(self) -> None:
-        for step in self.plan.take_skipped():
-            self._emit(StepSkipped(step.key, reason=step.skip_reason or "", upstream_failed=step.upstream_failed))
+        created = self.plan.take_created()
+        if created:
+            self.sink.steps_created([PlannedStep(s.key, s.node.handle, s.mapping_keys, s.order) for s in created])
+        for event in self.plan.take_notices():
+            self._emit(event)
         self._queue.extend(self.plan.take_ready())
 
     # -- events from the executor -------------------------------------------------------
@@ -214,10 +216,9 @@ class RunCoordinator:
         self._queue.clear()
         self._retries.clear()
         for step in self.plan.unfinished():
-            step.skip_reason = "the run was canceled"
-            step.move_to(StepStatus.SKIPPED)
-            self._emit(StepSkipped(step.key, reason=step.skip_reason))
-        self.plan.take_skipped()
+            self.plan.skip(step, "the run was canceled")
+        for event in self.plan.take_notices():
+            self._emit(event)
 
     def _conclude(self, canceled: bool) -> RunOutcome:
         unfinished = self.plan.unfinished()

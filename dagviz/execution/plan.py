@@ -6,15 +6,20 @@ while the emitter is still running. Each step counts the inputs it still waits f
 collect input waits until its emitter has finished and every key's step has settled, and
 then receives the outputs in yield order. Failure and skipping flow downstream through
 the same dependency links, so every step ends in exactly one final status.
+
+In a re-execution, a step whose inputs all come from reused steps, that is not forced to
+run, and that has outputs in the parent run is *reused*: its outputs (and, for an emitter,
+its recorded keys in their yield order) are taken from the parent instead of running it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from dagviz.definitions.composition import COLLECT, DEFAULT, DYNAMIC, NodeSpec, Scope
+from dagviz.execution.events import DynamicOutputYielded, Event, StepReused, StepSkipped
 from dagviz.execution.status import StepStatus, check_transition
 from dagviz.step_keys import format_step_key
 
@@ -23,23 +28,46 @@ OK, SKIP, FAIL = "OK", "SKIP", "FAIL"
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """What became of an awaited value: OK with its ref(s), or SKIP/FAIL with the reason."""
+    """What became of an awaited value: OK with its ref(s), or SKIP/FAIL with the reason.
+
+    ``executed`` says whether a step of this run (rather than a reused one) produced it.
+    """
 
     state: str
     value: Any = None  # a ref, or a list of refs for a collect
     reason: str = ""
+    executed: bool = True
+
+
+@dataclass
+class ParentRun:
+    """What a re-execution may take from the run it re-executes."""
+
+    run_id: str
+    # step key -> output name -> ref, for steps that succeeded (or were themselves reused)
+    outputs: dict[str, dict[str, str]]
+    # (emitter step key, output name) -> [(mapping key, ref)] in yield order
+    dynamic_items: dict[tuple[str, str], list[tuple[str, str]]]
+    # steps that must run again even though the parent has their outputs (SELECTED, ALL)
+    forced: Callable[[str], bool] = field(default=lambda step_key: False)
+
+    def reusable(self, step_key: str) -> dict[str, str] | None:
+        if self.forced(step_key):
+            return None
+        return self.outputs.get(step_key)
 
 
 class Step:
     """One step of a run and its progress through the plan."""
 
     __slots__ = ("key", "node", "mapping_keys", "status", "attempts", "waiting", "inputs", "outputs",
-                 "skip_reason", "upstream_failed", "error")
+                 "skip_reason", "upstream_failed", "upstream_executed", "error", "order")
 
-    def __init__(self, key: str, node: NodeSpec, mapping_keys: tuple[str, ...]) -> None:
+    def __init__(self, key: str, node: NodeSpec, mapping_keys: tuple[str, ...], order: int) -> None:
         self.key = key
         self.node = node
         self.mapping_keys = mapping_keys
+        self.order = order  # creation order: yield order among the steps of a mapped node
         self.status = StepStatus.PENDING
         self.attempts = 0
         self.waiting = 0
@@ -47,6 +75,7 @@ class Step:
         self.outputs: dict[str, str] = {}
         self.skip_reason: str | None = None
         self.upstream_failed = False
+        self.upstream_executed = False
         self.error: Any = None
 
     def move_to(self, status: StepStatus) -> None:
@@ -81,6 +110,10 @@ class PlanIndex:
         emitter, output = upstream.scope[-1]
         return emitter, output, source.node
 
+    def nodes_within(self, emitter: str, output: str) -> list[NodeSpec]:
+        """Every node with one step per key of this dynamic output (directly or nested deeper)."""
+        return [node for node in self.nodes.values() if (emitter, output) in node.scope]
+
     def leaf_nodes(self) -> list[str]:
         return [handle for handle in self.nodes if not self.downstream.get(handle)]
 
@@ -89,7 +122,7 @@ class _Collector:
     """Waits for every key of one emitter step's dynamic output and gathers one value per key."""
 
     __slots__ = ("step", "input_name", "collected_node", "collected_output", "optional",
-                 "keys", "emitter_done", "outstanding", "items", "failure")
+                 "keys", "emitter_done", "outstanding", "items", "failure", "executed")
 
     def __init__(self, step: Step, input_name: str, collected_node: str | None, collected_output: str,
                  optional: bool, keys: dict[str, str]) -> None:
@@ -103,14 +136,16 @@ class _Collector:
         self.outstanding = 0
         self.items: dict[str, Resolution] = {}
         self.failure: Resolution | None = None
+        self.executed = False
 
 
 class ExecutionPlan:
     """The live plan of one run: steps created so far, and the rules that make more of them runnable."""
 
-    def __init__(self, index: PlanIndex, op_configs: dict[str, Any]) -> None:
+    def __init__(self, index: PlanIndex, op_configs: dict[str, Any], parent: ParentRun | None = None) -> None:
         self.index = index
         self.op_configs = op_configs
+        self.parent = parent
         self.steps: dict[str, Step] = {}
         self.ready: list[Step] = []
         # emitter step key, output -> {mapping key: ref} in yield order
@@ -119,7 +154,8 @@ class ExecutionPlan:
         self._waiters: dict[tuple[str, str], list[tuple[Step, str]]] = defaultdict(list)
         self._collectors_by_emitter: dict[tuple[str, str], list[_Collector]] = defaultdict(list)
         self._collectors_by_item: dict[tuple[str, str, tuple[str, ...]], list[_Collector]] = defaultdict(list)
-        self._newly_skipped: list[Step] = []
+        self._notices: list[Event] = []  # events the plan itself decides (skipped, reused, replayed keys)
+        self._created: list[Step] = []
 
     # -- creating steps -------------------------------------------------------------------
 
@@ -133,9 +169,10 @@ class ExecutionPlan:
             key = format_step_key(node.handle, mapping_keys)
             if key in self.steps:
                 continue  # a retried emitter yielded a key again; its steps already exist
-            step = Step(key, node, mapping_keys)
+            step = Step(key, node, mapping_keys, len(self.steps))
             self.steps[key] = step
             created.append(step)
+        self._created.extend(created)
         # Wire every step before any can become ready, so collectors see all their keys; the
         # extra count keeps a step from looking ready while its later inputs are still being wired.
         for step in created:
@@ -156,6 +193,8 @@ class ExecutionPlan:
                 emitter_key = format_step_key(source.node, step.mapping_keys[:depth])
                 ref = self.dynamic_items[(emitter_key, source.output)][step.mapping_keys[depth]]
                 step.inputs[input_name] = ("ref", ref)
+                if self.steps[emitter_key].status != StepStatus.REUSED:
+                    step.upstream_executed = True
             elif source.kind == COLLECT:
                 self._wire_collect(step, input_name)
             else:
@@ -209,21 +248,30 @@ class ExecutionPlan:
     def on_success(self, step_key: str) -> None:
         step = self.steps[step_key]
         step.move_to(StepStatus.SUCCESS)
+        self._publish_outputs(step, executed=True)
+
+    def _publish_outputs(self, step: Step, executed: bool) -> None:
         for output, out in step.node.op.outs.items():
             if out.is_dynamic:
                 continue
             ref = step.outputs.get(output)
             if ref is not None:
-                self._resolve(step, output, Resolution(OK, ref))
+                self._resolve(step, output, Resolution(OK, ref, executed=executed))
             else:
                 self._resolve(step, output, Resolution(SKIP, reason=f"output '{output}' of '{step.key}' was not produced"))
-        self._settle_dynamic(step)
+        self._settle_collectors_of_emitter(step)
+        self._report_item(step, None)
 
     def on_failure(self, step_key: str, error: Any) -> None:
         step = self.steps[step_key]
         step.move_to(StepStatus.FAILURE)
         step.error = error
-        self._fail_downstream(step, f"upstream step '{step.key}' failed")
+        failure = Resolution(FAIL, reason=f"upstream step '{step.key}' failed")
+        for output, out in step.node.op.outs.items():
+            if not out.is_dynamic:
+                self._resolve(step, output, failure)
+        self._settle_collectors_of_emitter(step)
+        self._report_item(step, failure)
 
     def on_running(self, step_key: str) -> None:
         step = self.steps[step_key]
@@ -233,28 +281,27 @@ class ExecutionPlan:
     def on_retry(self, step_key: str) -> None:
         self.steps[step_key].move_to(StepStatus.PENDING)
 
-    def take_skipped(self) -> list[Step]:
-        """Steps skipped since the last call (the caller records a STEP_SKIPPED event for each)."""
-        skipped, self._newly_skipped = self._newly_skipped, []
-        return skipped
+    def skip(self, step: Step, reason: str) -> None:
+        """Skip a step that has not run (e.g. the run was canceled)."""
+        step.skip_reason = reason
+        step.move_to(StepStatus.SKIPPED)
+        self._notices.append(StepSkipped(step.key, reason=reason))
+
+    def take_notices(self) -> list[Event]:
+        """Events for what the plan decided since the last call: skipped steps, reused steps and their keys."""
+        notices, self._notices = self._notices, []
+        return notices
+
+    def take_created(self) -> list[Step]:
+        """Steps created since the last call, in creation (yield) order."""
+        created, self._created = self._created, []
+        return created
 
     def take_ready(self) -> list[Step]:
         ready, self.ready = self.ready, []
         return ready
 
     # -- propagation ----------------------------------------------------------------------
-
-    def _fail_downstream(self, step: Step, reason: str) -> None:
-        failure = Resolution(FAIL, reason=reason)
-        for output, out in step.node.op.outs.items():
-            if not out.is_dynamic:
-                self._resolve(step, output, failure)
-        self._settle_collectors_of_emitter(step)
-        self._report_item(step, failure)
-
-    def _settle_dynamic(self, step: Step) -> None:
-        self._settle_collectors_of_emitter(step)
-        self._report_item(step, None)
 
     def _settle_collectors_of_emitter(self, step: Step) -> None:
         for output in step.node.op.dynamic_output_names:
@@ -277,9 +324,10 @@ class ExecutionPlan:
         for output in step.node.op.outs:
             if only_output is not None and output != only_output:
                 continue
-            if only_output is None and failure is None and self._resolved.get((step.key, output), Resolution(SKIP)).state == OK:
+            resolved = self._resolved.get((step.key, output))
+            if only_output is None and failure is None and resolved is not None and resolved.state == OK:
                 continue  # already reported when the output resolved
-            resolution = failure or self._resolved.get((step.key, output)) or Resolution(SKIP, reason="not produced")
+            resolution = failure or resolved or Resolution(SKIP, reason="not produced")
             for collector in self._collectors_by_item.get((step.node.handle, output, outer), ()):
                 self._collect_item(collector, key, resolution)
 
@@ -288,6 +336,7 @@ class ExecutionPlan:
             return
         collector.items[key] = resolution
         collector.outstanding -= 1
+        collector.executed = collector.executed or resolution.executed
         if resolution.state == FAIL and collector.failure is None:
             collector.failure = resolution
         self._maybe_finish_collect(collector)
@@ -296,7 +345,8 @@ class ExecutionPlan:
         if collector.emitter_done:
             return
         collector.emitter_done = True
-        if emitter.status != StepStatus.SUCCESS:
+        collector.executed = collector.executed or emitter.status != StepStatus.REUSED
+        if emitter.status not in (StepStatus.SUCCESS, StepStatus.REUSED):
             state = FAIL if emitter.status == StepStatus.FAILURE or emitter.upstream_failed else SKIP
             collector.failure = Resolution(state, reason=f"upstream step '{emitter.key}' did not succeed")
         self._maybe_finish_collect(collector)
@@ -309,16 +359,17 @@ class ExecutionPlan:
             return
         if not collector.emitter_done or collector.outstanding > 0:
             return
+        executed = collector.executed
         if collector.failure is not None:
-            self._deliver(collector.step, collector.input_name, collector.failure)
+            resolution = collector.failure
         elif not collector.keys and collector.optional:
-            self._deliver(collector.step, collector.input_name,
-                          Resolution(SKIP, reason="the optional dynamic output yielded no keys"))
+            resolution = Resolution(SKIP, reason="the optional dynamic output yielded no keys")
         elif collector.collected_node is None:
-            self._deliver(collector.step, collector.input_name, Resolution(OK, list(collector.keys.values())))
+            resolution = Resolution(OK, list(collector.keys.values()), executed=executed)
         else:
             refs = [collector.items[key].value for key in collector.keys if collector.items[key].state == OK]
-            self._deliver(collector.step, collector.input_name, Resolution(OK, refs))
+            resolution = Resolution(OK, refs, executed=executed)
+        self._deliver(collector.step, collector.input_name, resolution)
 
     def _deliver(self, step: Step, input_name: str, resolution: Resolution) -> None:
         if step.status != StepStatus.PENDING or step.skip_reason is not None:
@@ -327,11 +378,12 @@ class ExecutionPlan:
             step.skip_reason = resolution.reason
             step.upstream_failed = resolution.state == FAIL
             step.move_to(StepStatus.SKIPPED)
-            self._newly_skipped.append(step)
+            self._notices.append(StepSkipped(step.key, reason=step.skip_reason, upstream_failed=step.upstream_failed))
             self._skip_downstream(step)
             return
         is_collect = step.node.inputs[input_name].kind == COLLECT
         step.inputs[input_name] = ("refs" if is_collect else "ref", resolution.value)
+        step.upstream_executed = step.upstream_executed or resolution.executed
         step.waiting -= 1
         self._check_ready(step)
 
@@ -344,8 +396,27 @@ class ExecutionPlan:
         self._report_item(step, resolution)
 
     def _check_ready(self, step: Step) -> None:
-        if step.waiting == 0 and step.status == StepStatus.PENDING and step.skip_reason is None:
+        if step.waiting != 0 or step.status != StepStatus.PENDING or step.skip_reason is not None:
+            return
+        reusable = None
+        if self.parent is not None and not step.upstream_executed:
+            reusable = self.parent.reusable(step.key)
+        if reusable is None:
             self.ready.append(step)
+        else:
+            self._reuse(step, reusable)
+
+    def _reuse(self, step: Step, outputs: dict[str, str]) -> None:
+        """Take the step's outputs (and its keys, for an emitter) from the parent run instead of running it."""
+        assert self.parent is not None
+        step.move_to(StepStatus.REUSED)
+        step.outputs = dict(outputs)
+        self._notices.append(StepReused(step.key, parent_run_id=self.parent.run_id))
+        for output in step.node.op.dynamic_output_names:
+            for mapping_key, ref in self.parent.dynamic_items.get((step.key, output), ()):
+                self._notices.append(DynamicOutputYielded(step.key, output_name=output, mapping_key=mapping_key, ref=ref))
+                self.on_dynamic_output(step.key, output, mapping_key, ref)
+        self._publish_outputs(step, executed=False)
 
     # -- results --------------------------------------------------------------------------
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from dagviz.execution.events import Event
+
+
+class PlannedStep(NamedTuple):
+    """A step the plan has just created (still pending), in creation order."""
+
+    key: str
+    node: str
+    mapping_keys: tuple[str, ...]
+    order: int
 
 
 class EventSink(Protocol):
     def handle(self, event: Event) -> None:
         """Record one event (may buffer; ``flush`` writes what is buffered)."""
+
+    def steps_created(self, steps: list[PlannedStep]) -> None:
+        """Learn of new pending steps (before any event about them)."""
 
     def flush(self) -> None: ...
 
@@ -22,6 +34,9 @@ class MemorySink:
 
     def handle(self, event: Event) -> None:
         self.events.append(event)
+
+    def steps_created(self, steps: list[PlannedStep]) -> None:
+        pass
 
     def flush(self) -> None:
         pass
@@ -36,6 +51,10 @@ class FanOutSink:
     def handle(self, event: Event) -> None:
         for sink in self.sinks:
             sink.handle(event)
+
+    def steps_created(self, steps: list[PlannedStep]) -> None:
+        for sink in self.sinks:
+            sink.steps_created(steps)
 
     def flush(self) -> None:
         for sink in self.sinks:

@@ -160,10 +160,18 @@ def test_error_info_pickles_without_the_exception_object():
 class RecordingSink:
     def __init__(self):
         self.events = []
+        self.planned = []
         self.flushes = 0
+
+        self.log = []
 
     def handle(self, event):
         self.events.append(event)
+        self.log.append(("event", event.step_key))
+
+    def steps_created(self, steps):
+        self.planned.extend(steps)
+        self.log.extend(("planned", step.key) for step in steps)
 
     def flush(self):
         self.flushes += 1
@@ -176,6 +184,11 @@ def test_execute_job_sends_every_event_to_a_given_sink_and_flushes_it():
     assert sink.events == result.events
     assert sink.flushes >= 1
     assert isinstance(sink.events[-1], RunFinished)
+    # Every step is announced once, before any event about it, in creation (yield) order.
+    assert sorted(step.key for step in sink.planned) == sorted(result.steps)
+    assert [step.order for step in sink.planned] == list(range(len(result.steps)))
+    for key in result.steps:
+        assert sink.log.index(("planned", key)) < sink.log.index(("event", key)), key
 
 
 def test_events_for_step_filters_a_results_events():
