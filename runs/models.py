@@ -1,1 +1,141 @@
-"""Database models for runs, their steps and their events (none defined yet)."""
+"""What a run leaves behind: the run, its steps, its events (the source of truth) and its dynamic keys."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from dagviz.execution.status import StepStatus
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "QUEUED"
+    STARTING = "STARTING"
+    STARTED = "STARTED"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    CANCELING = "CANCELING"
+    CANCELED = "CANCELED"
+
+
+ACTIVE_STATUSES = (RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING)
+FINISHED_STATUSES = (RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED)
+
+# The only moves a run's status makes; runs.lifecycle applies them with conditional UPDATEs.
+RUN_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    RunStatus.QUEUED: (RunStatus.STARTING, RunStatus.CANCELED),
+    RunStatus.STARTING: (RunStatus.STARTED, RunStatus.CANCELING, RunStatus.FAILURE),
+    RunStatus.STARTED: (RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELING),
+    RunStatus.CANCELING: (RunStatus.CANCELED, RunStatus.FAILURE),
+    RunStatus.SUCCESS: (),
+    RunStatus.FAILURE: (),
+    RunStatus.CANCELED: (),
+}
+
+StepStatusChoices = models.TextChoices("StepStatusChoices", [(s.value, s.value) for s in StepStatus])
+
+
+class Run(models.Model):
+    """One execution of a job, from queued to finished; re-executions point to their parent and root."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job_name = models.CharField(max_length=200, db_index=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    run_config = models.JSONField(default=dict)
+    tags = models.JSONField(default=dict)
+    executor = models.CharField(max_length=32, default="in_process")
+    output_store = models.CharField(max_length=1000)
+    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    root_run_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # For a re-execution: {"strategy": "FROM_FAILURE" | "SELECTED" | "ALL", "step_keys": [...]}
+    step_selection = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    canceling_since = models.DateTimeField(null=True, blank=True)
+    worker_pid = models.IntegerField(null=True, blank=True)
+    worker_host = models.CharField(max_length=255, blank=True)
+    failure_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.job_name} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class Step(models.Model):
+    """One step of a run (``op``, ``op[key]``, ``op[k1][k2]``) with its attempts, error and output references."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    key = models.CharField(max_length=1000)
+    node = models.CharField(max_length=500)
+    mapping_keys = models.JSONField(default=list)
+    order = models.IntegerField(default=0)  # creation order: yield order within a mapped node
+    status = models.CharField(max_length=16, choices=StepStatusChoices.choices, default=StepStatus.PENDING.value)
+    attempts = models.IntegerField(default=0)
+    # [{"number", "status", "started_at", "ended_at", "error"}] with times as epoch seconds
+    attempt_history = models.JSONField(default=list)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)  # {"message", "class_name", "stack"}
+    outputs = models.JSONField(default=dict)  # output name -> reference in the output store
+    skip_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_step_key_per_run")]
+        indexes = [
+            models.Index(fields=["run", "node", "status"]),
+            models.Index(fields=["run", "order"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.started_at).total_seconds() * 1000, 3)
+
+
+class Event(models.Model):
+    """Everything that happened in a run, in order; the id is the cursor subscribers resume from."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    step_key = models.CharField(max_length=1000, null=True, blank=True)
+    kind = models.CharField(max_length=32)
+    timestamp = models.DateTimeField()
+    message = models.TextField(blank=True)
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.kind} {self.step_key or ''}"
+
+
+class DynamicOutputRecord(models.Model):
+    """One key yielded by an emitter step, in yield order, so a re-execution can replay it."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dynamic_outputs")
+    step_key = models.CharField(max_length=1000)
+    output_name = models.CharField(max_length=200)
+    mapping_key = models.CharField(max_length=1000)
+    position = models.IntegerField()
+    ref = models.CharField(max_length=2000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step_key", "output_name", "mapping_key"], name="unique_dynamic_key")
+        ]
+        indexes = [models.Index(fields=["run", "step_key", "output_name", "position"])]

@@ -168,6 +168,7 @@ class StepSkipped(Event):
 class StepReused(Event):
     kind: ClassVar[str] = "STEP_REUSED"
     parent_run_id: str = ""
+    outputs: dict = field(default_factory=dict)  # output name -> ref, as in the parent run
 
     @property
     def message(self) -> str:

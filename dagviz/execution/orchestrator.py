@@ -24,7 +24,9 @@ from dagviz.execution.events import (
     StepStarted,
     StepSucceeded,
 )
+from dagviz.execution import interrupts
 from dagviz.execution.executors.base import Executor
+from dagviz.execution.interrupts import RunInterrupted
 from dagviz.execution.plan import ExecutionPlan, ParentRun, PlanIndex, Step
 from dagviz.execution.sinks import EventSink, PlannedStep
 from dagviz.execution.status import StepStatus
@@ -84,6 +86,7 @@ class RunCoordinator:
         self._sequence = itertools.count()
 
     def run(self) -> RunOutcome:
+        interrupts.reset()
         self._emit(RunStarted(None, run_id=self.run_id, job_name=self.job.name, executor=self.executor.name))
         canceled = False
         try:
@@ -91,6 +94,9 @@ class RunCoordinator:
             self.plan.start()
             self._collect_changes()
             canceled = self._loop()
+        except RunInterrupted:
+            self._cancel()
+            canceled = True
         except BaseException as error:
             self.executor.terminate()
             self._finish(False, f"The run crashed: {type(error).__name__}: {error}", canceled=False)
@@ -106,7 +112,7 @@ class RunCoordinator:
             LogMessage: self._emit,
         }
         while True:
-            if self.cancel_requested is not None and self.cancel_requested():
+            if interrupts.cancel_requested() or (self.cancel_requested is not None and self.cancel_requested()):
                 self._cancel()
                 return True
             self._submit_ready()

@@ -411,7 +411,7 @@ class ExecutionPlan:
         assert self.parent is not None
         step.move_to(StepStatus.REUSED)
         step.outputs = dict(outputs)
-        self._notices.append(StepReused(step.key, parent_run_id=self.parent.run_id))
+        self._notices.append(StepReused(step.key, parent_run_id=self.parent.run_id, outputs=dict(outputs)))
         for output in step.node.op.dynamic_output_names:
             for mapping_key, ref in self.parent.dynamic_items.get((step.key, output), ()):
                 self._notices.append(DynamicOutputYielded(step.key, output_name=output, mapping_key=mapping_key, ref=ref))

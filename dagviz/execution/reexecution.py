@@ -95,7 +95,7 @@ def parse_selection(job: "JobDefinition", step_keys: Iterable[str], known_steps:
 def parent_run_for(job: "JobDefinition", record: ParentRecord, strategy: ReexecutionStrategy | str,
                    step_keys: Iterable[str] | None = None) -> ParentRun:
     """The reuse rules of one re-execution of ``record`` with ``strategy``."""
-    strategy = ReexecutionStrategy(strategy)
+    strategy = as_strategy(strategy)
     if strategy == ReexecutionStrategy.FROM_FAILURE:
         if record.succeeded:
             raise ReexecutionError(
@@ -113,6 +113,14 @@ def parent_run_for(job: "JobDefinition", record: ParentRecord, strategy: Reexecu
             return any(pattern.matches(parsed) for pattern in selection)
 
     return ParentRun(record.run_id, record.outputs, record.dynamic_items, forced)
+
+
+def as_strategy(value: ReexecutionStrategy | str) -> ReexecutionStrategy:
+    try:
+        return ReexecutionStrategy(value)
+    except ValueError:
+        valid = ", ".join(strategy.value for strategy in ReexecutionStrategy)
+        raise ReexecutionError(f"Unknown re-execution strategy {value!r}; valid strategies: {valid}.") from None
 
 
 def _never(step_key: str) -> bool:

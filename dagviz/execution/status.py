@@ -40,3 +40,13 @@ def check_transition(step_key: str, current: StepStatus, new: StepStatus) -> Ste
     if new not in ALLOWED_TRANSITIONS[current]:
         raise InvalidTransitionError(f"Step '{step_key}' cannot go from {current.value} to {new.value}.")
     return new
+
+# The status a step has after each kind of event about it (the database mirror applies these).
+STATUS_AFTER_EVENT: dict[str, StepStatus] = {
+    "STEP_STARTED": StepStatus.RUNNING,
+    "STEP_SUCCESS": StepStatus.SUCCESS,
+    "STEP_FAILURE": StepStatus.FAILURE,
+    "STEP_UP_FOR_RETRY": StepStatus.PENDING,
+    "STEP_SKIPPED": StepStatus.SKIPPED,
+    "STEP_REUSED": StepStatus.REUSED,
+}

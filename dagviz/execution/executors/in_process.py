@@ -6,6 +6,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Iterator
 
 from dagviz.execution.events import Event, LogMessage
+from dagviz.execution.interrupts import user_code
 from dagviz.execution.step_runner import StepTask, run_step
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ class InProcessExecutor:
             if not self._active:
                 return []
             step_key, events = self._active[-1]
-            event = next(events, None)
+            with user_code():
+                event = next(events, None)
             if event is None:
                 self._active.pop()
                 continue

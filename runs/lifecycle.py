@@ -1,0 +1,29 @@
+"""Run status changes, each one conditional UPDATE that follows ``RUN_TRANSITIONS``.
+
+A change succeeds only from a status that may move to the new one, so two processes racing
+(a worker finishing while a user cancels, two dispatchers claiming one queued run) never
+both win.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from runs.models import RUN_TRANSITIONS, Run, RunStatus
+
+
+def sources_of(status: str) -> list[str]:
+    """Every status a run may move to ``status`` from."""
+    return [source for source, targets in RUN_TRANSITIONS.items() if status in targets]
+
+
+def move_run(run_id: Any, status: str, **fields: Any) -> bool:
+    """Move the run to ``status`` (setting ``fields`` too) if its current status allows; True if it moved."""
+    if status in (RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED):
+        fields.setdefault("ended_at", now())
+    return Run.objects.filter(id=run_id, status__in=sources_of(status)).update(status=status, **fields) == 1
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,44 @@
+"""``manage.py reexecute RUN_ID (--from-failure | --keys K[,K...] | --all) [--preview] [--wait] [--json]``."""
+
+from __future__ import annotations
+
+import sys
+
+from dagviz.execution.reexecution import ReexecutionStrategy
+from runs.management.commands._base import EXIT_FAILED, DagvizCommand, wait_for_run
+from runs.models import RunStatus
+from runs.services.reexecution import plan_reexecution, reexecute
+
+
+class Command(DagvizCommand):
+    help = "Re-execute a finished run: its failed steps, chosen step keys, or everything, reusing other outputs."
+
+    def add_arguments(self, parser):
+        parser.add_argument("run_id")
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--from-failure", action="store_true", help="failed and never-run steps and downstream")
+        which.add_argument("--keys", help="comma-separated step keys, e.g. process_file[b_txt] or process_file[?]")
+        which.add_argument("--all", action="store_true", help="every step")
+        parser.add_argument("--preview", action="store_true", help="print what would run and be reused; launch nothing")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, run_id: str, from_failure: bool, keys: str | None, all: bool, preview: bool,
+               wait: bool, json: bool, **options):
+        if keys is not None:
+            strategy, step_keys = ReexecutionStrategy.SELECTED, [k.strip() for k in keys.split(",") if k.strip()]
+        else:
+            strategy, step_keys = (ReexecutionStrategy.ALL if all else ReexecutionStrategy.FROM_FAILURE), None
+        if preview:
+            plan = plan_reexecution(run_id, strategy, step_keys)
+            self.emit({"to_execute": plan.to_execute, "reused": plan.reused}, json,
+                      f"to execute ({len(plan.to_execute)}): {', '.join(plan.to_execute)}\n"
+                      f"reused ({len(plan.reused)}): {', '.join(plan.reused)}")
+            return
+        run = reexecute(run_id, strategy, step_keys)
+        if wait:
+            run = wait_for_run(run.id)
+        self.emit({"run_id": str(run.id), "status": run.status}, json,
+                  f"Run {run.id} re-executes {run_id}: {run.status}")
+        if wait and run.status != RunStatus.SUCCESS:
+            sys.exit(EXIT_FAILED)

@@ -1,0 +1,1 @@
+"""What users do with runs (launch, re-execute, terminate) and what keeps runs honest (worker, monitor)."""

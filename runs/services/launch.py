@@ -1,0 +1,99 @@
+"""Launching runs: validate, record as QUEUED, and start a worker process when a slot is free."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from dagviz.config.run_config import resolve_run_config
+from dagviz.errors import DagvizError
+from dagviz.execution.executors import EXECUTOR_NAMES
+from dagviz.home import default_output_store_url
+from runs.lifecycle import move_run
+from runs.models import ACTIVE_STATUSES, Run, RunStatus
+from runs.workspace import get_workspace
+
+
+def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None = None,
+               executor: str | None = None, *, parent: Run | None = None,
+               step_selection: dict | None = None, output_store: str | None = None) -> Run:
+    """Create a QUEUED run (after validating everything) and start it if fewer than the limit are running.
+
+    Raises ``UnknownJobError`` or ``InvalidConfigError`` before anything is written.
+    """
+    job = get_workspace().get(job_name)
+    run_config = dict(run_config or {})
+    config = resolve_run_config(job.name, job.nodes, run_config)
+    executor = executor or config.executor.name
+    if executor not in EXECUTOR_NAMES:
+        raise DagvizError(f"Unknown executor '{executor}'; valid executors: {', '.join(EXECUTOR_NAMES)}.")
+    run = Run.objects.create(
+        job_name=job.name, run_config=run_config, tags=dict(tags or {}), executor=executor,
+        output_store=output_store or default_output_store_url(), parent_run=parent,
+        root_run_id=(parent.root_run_id or parent.id) if parent else None, step_selection=step_selection,
+    )
+    dispatch_queued_runs()
+    run.refresh_from_db()
+    return run
+
+
+def dispatch_queued_runs() -> list[str]:
+    """Start the oldest queued runs while fewer than ``DAGVIZ_MAX_CONCURRENT_RUNS`` are active."""
+    started = []
+    with transaction.atomic():
+        free = settings.DAGVIZ_MAX_CONCURRENT_RUNS - Run.objects.filter(status__in=ACTIVE_STATUSES).count()
+        candidates = list(Run.objects.filter(status=RunStatus.QUEUED).order_by("created_at")
+                          .values_list("id", flat=True)[: max(0, free)])
+        claimed = [run_id for run_id in candidates if move_run(run_id, RunStatus.STARTING)]
+    for run_id in claimed:
+        pid = start_worker_process(str(run_id))
+        Run.objects.filter(id=run_id, worker_pid__isnull=True).update(worker_pid=pid)
+        started.append(str(run_id))
+    return started
+
+
+def worker_log_path(run_id: str) -> Path:
+    path = Path(settings.DAGVIZ_HOME) / "logs" / f"run-{run_id}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def start_worker_process(run_id: str) -> int:
+    """Start ``manage.py run_worker RUN_ID`` detached, in its own session, logging to DAGVIZ_HOME/logs."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dagviz.settings",
+        "DATABASE_URL": database_url_for_workers(),
+        "DAGVIZ_HOME": str(settings.DAGVIZ_HOME),
+        "DAGVIZ_WORKSPACE": ",".join(settings.DAGVIZ_WORKSPACE),
+    }
+    with open(worker_log_path(run_id), "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "django", "run_worker", run_id], env=env, cwd=os.getcwd(),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    return process.pid
+
+
+def database_url_for_workers() -> str:
+    """A URL for the database this process uses right now (the test database during tests)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    credentials = quote(db.get("USER") or "", safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+def launch_summary(run: Run) -> dict[str, Any]:
+    return {"run_id": str(run.id), "status": run.status}

@@ -1,0 +1,71 @@
+"""Re-executing a finished run: plan (and preview) which steps run again and which outputs are reused."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from dagviz.execution.plan import ParentRun
+from dagviz.execution.reexecution import (
+    ParentRecord,
+    ReexecutionPlan,
+    ReexecutionStrategy,
+    as_strategy,
+    parent_run_for,
+    preview_reexecution,
+)
+from dagviz.execution.status import StepStatus
+from runs.errors import RunNotFinishedError
+from runs.models import DynamicOutputRecord, Run, RunStatus, Step
+from runs.services.launch import launch_run
+from runs.services.runs import get_run
+from runs.workspace import get_workspace
+
+REUSABLE = (StepStatus.SUCCESS.value, StepStatus.REUSED.value)
+
+
+def load_parent_record(run: Run) -> ParentRecord:
+    """What ``run`` left behind: every step's status, the outputs of those that produced them, its keys."""
+    statuses, outputs = {}, {}
+    for key, status, step_outputs in Step.objects.filter(run=run).values_list("key", "status", "outputs"):
+        statuses[key] = StepStatus(status)
+        if status in REUSABLE:
+            outputs[key] = step_outputs
+    dynamic: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    records = (DynamicOutputRecord.objects.filter(run=run).order_by("step_key", "output_name", "position")
+               .values_list("step_key", "output_name", "mapping_key", "ref"))
+    for step_key, output_name, mapping_key, ref in records:
+        dynamic.setdefault((step_key, output_name), []).append((mapping_key, ref))
+    return ParentRecord(str(run.id), run.job_name, run.status == RunStatus.SUCCESS, statuses, outputs, dynamic)
+
+
+def _parent_run(parent: Run, strategy: ReexecutionStrategy | str, step_keys: Iterable[str] | None) -> tuple:
+    if not parent.is_finished:
+        raise RunNotFinishedError(f"Run {parent.id} is {parent.status}; re-execute it once it has finished.")
+    job = get_workspace().get(parent.job_name)
+    return job, parent_run_for(job, load_parent_record(parent), strategy, step_keys)
+
+
+def plan_reexecution(parent_run_id: str, strategy: ReexecutionStrategy | str,
+                     step_keys: list[str] | None = None) -> ReexecutionPlan:
+    """Which steps a re-execution would run and which it would reuse (``op[?]``: keys not known yet)."""
+    parent = get_run(parent_run_id)
+    job, parent_run = _parent_run(parent, strategy, step_keys)
+    return preview_reexecution(job, parent.run_config, parent_run)
+
+
+def reexecute(parent_run_id: str, strategy: ReexecutionStrategy | str, step_keys: list[str] | None = None,
+              executor: str | None = None) -> Run:
+    """Launch a run that re-executes ``parent_run_id`` with ``strategy``, reusing outputs where it can."""
+    parent = get_run(parent_run_id)
+    strategy = as_strategy(strategy)
+    _parent_run(parent, strategy, step_keys)  # validate before anything is written
+    selection = {"strategy": strategy.value, "step_keys": list(step_keys or [])}
+    return launch_run(parent.job_name, parent.run_config, parent.tags, executor or parent.executor,
+                      parent=parent, step_selection=selection, output_store=parent.output_store)
+
+
+def parent_run_of(run: Run, job: object) -> ParentRun:
+    """The reuse rules of a launched re-execution, from its parent's records and its selection."""
+    selection = run.step_selection or {"strategy": ReexecutionStrategy.FROM_FAILURE.value}
+    return parent_run_for(job, load_parent_record(run.parent_run), selection["strategy"],  # type: ignore[arg-type]
+                          selection.get("step_keys"))
