@@ -8,6 +8,7 @@ JSON-friendly data.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
@@ -34,6 +35,11 @@ class ErrorInfo:
         return {"class_name": self.class_name, "message": self.message, "stack": self.stack}
 
 
+@functools.cache
+def _payload_fields(event_type: type) -> tuple[str, ...]:
+    return tuple(item.name for item in fields(event_type) if item.name not in ("step_key", "timestamp"))
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     kind: ClassVar[str] = "EVENT"
@@ -46,11 +52,9 @@ class Event:
 
     def payload(self) -> dict:
         data = {}
-        for item in fields(self):
-            if item.name in ("step_key", "timestamp"):
-                continue
-            value = getattr(self, item.name)
-            data[item.name] = value.to_dict() if isinstance(value, ErrorInfo) else value
+        for name in _payload_fields(type(self)):
+            value = getattr(self, name)
+            data[name] = value.to_dict() if isinstance(value, ErrorInfo) else value
         return data
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+from collections import OrderedDict
 from typing import Any, Protocol
 
 import fsspec
@@ -63,14 +64,26 @@ class InMemoryOutputStore:
 
 
 class FsspecOutputStore:
-    """Pickled values under ``url`` on any fsspec filesystem, readable from other processes and hosts."""
+    """Pickled values under ``url`` on any fsspec filesystem, readable from other processes and hosts.
+
+    Files are laid out as ``<run>/<step key>.<output>.pkl`` and, for a dynamic output,
+    ``<run>/<step key>.<output>/<mapping key>.pkl``: one directory per run and per emitter,
+    not per step. Recently written small values are also kept (pickled) in memory, so a
+    step reading its input right after it was written in this process skips the file.
+    """
+
+    CACHE_BYTES = 64 * 1024 * 1024
+    CACHE_ITEM_BYTES = 256 * 1024
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._fs, self._root = fsspec.core.url_to_fs(url)
-        self._local = self._fs.protocol in ("file", "local") or "file" in tuple(self._fs.protocol)
+        protocols = (self._fs.protocol,) if isinstance(self._fs.protocol, str) else tuple(self._fs.protocol)
+        self._local = "file" in protocols
         self._made_dirs: set[str] = set()
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_size = 0
 
     def __getstate__(self) -> dict:
         return {"url": self.url}
@@ -79,7 +92,9 @@ class FsspecOutputStore:
         self.__init__(state["url"])  # type: ignore[misc]
 
     def _path(self, ref: str) -> str:
-        return f"{self._root.rstrip('/')}/{ref}.pkl"
+        run_id, step_key, output, *mapping_key = ref.split("/")
+        name = f"{step_key}.{output}/{mapping_key[0]}" if mapping_key else f"{step_key}.{output}"
+        return f"{self._root.rstrip('/')}/{run_id}/{name}.pkl"
 
     def put(self, ref: str, value: Any) -> str:
         try:
@@ -94,21 +109,34 @@ class FsspecOutputStore:
         else:
             with self._fs.open(path, "wb") as handle:
                 handle.write(data)
+        self._remember(ref, data)
         return ref
 
     def _write_local(self, path: str, data: bytes) -> None:
         # Plain file I/O: fsspec's local layer costs more than the write itself for small outputs.
+        # No temporary file and rename: an output is only referenced once the step reports it written.
         directory = os.path.dirname(path)
         if directory not in self._made_dirs:
             os.makedirs(directory, exist_ok=True)
             with self._lock:
                 self._made_dirs.add(directory)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as handle:
+        with open(path, "wb") as handle:
             handle.write(data)
-        os.replace(temporary, path)  # readers never see a half-written file
+
+    def _remember(self, ref: str, data: bytes) -> None:
+        if len(data) > self.CACHE_ITEM_BYTES:
+            return
+        with self._lock:
+            self._cache[ref] = data
+            self._cache_size += len(data)
+            while self._cache_size > self.CACHE_BYTES:
+                _, evicted = self._cache.popitem(last=False)
+                self._cache_size -= len(evicted)
 
     def get(self, ref: str) -> Any:
+        cached = self._cache.get(ref)
+        if cached is not None:
+            return pickle.loads(cached)
         path = self._path(ref)
         try:
             if self._local:
@@ -120,6 +148,8 @@ class FsspecOutputStore:
             raise OutputStoreError(f"No output stored at '{ref}' in {self.url}.") from None
 
     def exists(self, ref: str) -> bool:
+        if ref in self._cache:
+            return True
         path = self._path(ref)
         return os.path.exists(path) if self._local else self._fs.exists(path)
 

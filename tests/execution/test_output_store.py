@@ -113,8 +113,8 @@ def test_a_run_with_a_file_store_writes_every_output_and_reads_results_back(tmp_
     assert result.output_for_node("two_keys") == {"a": Payload("a", [1]), "b": Payload("b", [2])}
     stored = {path.relative_to(tmp_path / "store" / result.run_id).as_posix()
               for path in (tmp_path / "store").rglob("*.pkl")}
-    assert stored == {"two_keys/result/a.pkl", "two_keys/result/b.pkl", "count[a]/result.pkl",
-                      "count[b]/result.pkl", "gather/result.pkl"}
+    assert stored == {"two_keys.result/a.pkl", "two_keys.result/b.pkl", "count[a].result.pkl",
+                      "count[b].result.pkl", "gather.result.pkl"}
     refs = [event.ref for event in result.events if event.kind in ("STEP_OUTPUT", "DYNAMIC_OUTPUT")]
     assert f"{result.run_id}/count[a]/result" in refs
 
