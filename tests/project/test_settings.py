@@ -39,22 +39,29 @@ def test_no_setting_still_points_at_the_working_directory_home() -> None:
     assert stale == []
 
 
-def test_a_subprocess_finds_the_same_test_database() -> None:
-    """A live server or run worker started by a test must open the database the test uses."""
+@pytest.mark.django_db
+def test_a_worker_subprocess_opens_the_database_the_test_uses() -> None:
+    """Run workers get DATABASE_URL of the current connection, so they write where the test reads."""
+    from django.db import connection
+
+    from runs.services.launch import database_url_for_workers
+
     script = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.DATABASES['default']['TEST']['NAME'])"
+        "import django; django.setup(); from django.db import connection; "
+        "print(connection.vendor, connection.settings_dict['NAME'])"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.settings"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.settings", "DATABASE_URL": database_url_for_workers()},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert result.stdout.strip() == settings.DATABASES["default"]["TEST"]["NAME"]
+    assert result.stdout.split() == [connection.vendor, str(connection.settings_dict["NAME"])]
 
 
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
+                    reason="this pass runs on DATABASE_URL's database; the SQLite default is checked in the SQLite pass")
 @pytest.mark.django_db
 def test_default_database_is_sqlite_in_dagviz_home_with_wal() -> None:
     assert connection.vendor == "sqlite"
