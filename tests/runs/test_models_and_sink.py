@@ -1,0 +1,235 @@
+"""The database event sink: batched writes, step rows kept consistent with events, attempts, dynamic keys."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Count
+
+from dagviz.execution.api import execute_job
+from dagviz.execution.events import (
+    DynamicOutputYielded,
+    ErrorInfo,
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepOutput,
+    StepRetry,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+from dagviz.execution.sinks import PlannedStep
+from dagviz.execution.status import STATUS_AFTER_EVENT
+from runs.event_sink import DatabaseEventSink
+from runs.models import DynamicOutputRecord, Event, Run, RunStatus, Step
+from runs.services.launch import launch_run
+from runs.workspace import get_workspace
+from tests.runs.support import assert_finished_as, describe, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = 1_700_000_000.0
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(T0 + seconds, tz=timezone.utc)
+
+
+def new_run(job_name: str = "letters") -> Run:
+    return Run.objects.create(job_name=job_name, status=RunStatus.STARTED, output_store="memory://")
+
+
+def feed_a_small_run(sink: DatabaseEventSink) -> None:
+    """emit yields c, a, b; shout[c] fails once then succeeds; shout[a] fails; shout[b] never runs; gather skipped."""
+    sink.handle(RunStarted(None, run_id="r", job_name="letters", timestamp=T0))
+    sink.steps_created([PlannedStep("emit_letters", "emit_letters", (), 0), PlannedStep("gather_letters", "gather_letters", (), 1)])
+    sink.handle(StepStarted("emit_letters", timestamp=T0 + 1))
+    for position, key in enumerate(["c", "a", "b"]):
+        sink.handle(DynamicOutputYielded("emit_letters", mapping_key=key, ref=f"ref/{key}", timestamp=T0 + 1.1 + position / 10))
+        sink.steps_created([PlannedStep(f"shout[{key}]", "shout", (key,), 2 + position)])
+    sink.handle(StepSucceeded("emit_letters", timestamp=T0 + 2))
+    sink.handle(StepStarted("shout[c]", timestamp=T0 + 3))
+    sink.handle(StepRetry("shout[c]", error=ErrorInfo("ValueError", "flaky", "Traceback: flaky"), timestamp=T0 + 4))
+    sink.handle(StepStarted("shout[c]", attempt=2, timestamp=T0 + 5))
+    sink.handle(StepOutput("shout[c]", ref="ref/shout-c", timestamp=T0 + 5.5))
+    sink.handle(StepSucceeded("shout[c]", attempt=2, timestamp=T0 + 6))
+    sink.handle(StepStarted("shout[a]", timestamp=T0 + 7))
+    sink.handle(StepFailed("shout[a]", error=ErrorInfo("KeyError", "no a", "Traceback: no a"), op_name="shout",
+                           timestamp=T0 + 8))
+    sink.handle(StepSkipped("gather_letters", reason="upstream step 'shout[a]' failed", upstream_failed=True,
+                            timestamp=T0 + 9))
+    sink.handle(RunFinished(None, success=False, failure_reason="1 step failed: shout[a]", timestamp=T0 + 10))
+
+
+def test_events_are_buffered_and_written_in_batches_not_one_by_one():
+    run = new_run()
+    sink = DatabaseEventSink(run.id, flush_interval=60)  # only a flush or a full batch writes
+    try:
+        feed_a_small_run(sink)
+        assert Event.objects.filter(run=run).count() == 0
+        assert Step.objects.filter(run=run).count() == 0
+        sink.flush()
+        assert Event.objects.filter(run=run).count() == 15
+    finally:
+        sink.close()
+
+    batched = DatabaseEventSink(new_run().id, flush_interval=60, max_batch=10)
+    try:
+        for index in range(25):
+            batched.handle(StepStarted(None, timestamp=T0 + index))
+        # A full batch wakes the writer without any flush.
+        wait_until(lambda: Event.objects.filter(run_id=batched.run_id).count() >= 10, 5, "a full batch to be written")
+    finally:
+        batched.close()
+    assert Event.objects.filter(run_id=batched.run_id).count() == 25
+
+
+def test_step_rows_follow_the_events_with_attempts_times_and_errors():
+    run = new_run()
+    sink = DatabaseEventSink(run.id)
+    feed_a_small_run(sink)
+    sink.close()
+
+    events = list(Event.objects.filter(run=run).order_by("id"))
+    assert [e.kind for e in events][:3] == ["RUN_STARTED", "STEP_STARTED", "DYNAMIC_OUTPUT"]
+    assert [e.kind for e in events][-1] == "RUN_FINISHED"
+    assert events[0].timestamp == at(0)
+    assert events[2].payload == {"output_name": "result", "mapping_key": "c", "ref": "ref/c"}
+    assert all(a.id < b.id for a, b in zip(events, events[1:]))
+
+    steps = {step.key: step for step in Step.objects.filter(run=run)}
+    assert {key: step.status for key, step in steps.items()} == {
+        "emit_letters": "SUCCESS", "gather_letters": "SKIPPED",
+        "shout[c]": "SUCCESS", "shout[a]": "FAILURE", "shout[b]": "PENDING",
+    }
+    assert [s.key for s in Step.objects.filter(run=run).order_by("order")] == [
+        "emit_letters", "gather_letters", "shout[c]", "shout[a]", "shout[b]"]
+    assert steps["shout[a]"].mapping_keys == ["a"] and steps["shout[a]"].node == "shout"
+
+    emit = steps["emit_letters"]
+    assert (emit.attempts, emit.started_at, emit.ended_at, emit.error) == (1, at(1), at(2), None)
+    assert emit.attempt_history == [
+        {"number": 1, "status": "SUCCESS", "started_at": T0 + 1, "ended_at": T0 + 2, "error": None}]
+
+    retried = steps["shout[c]"]
+    assert retried.attempts == 2
+    assert (retried.started_at, retried.ended_at) == (at(3), at(6))
+    assert retried.duration_ms == 3000
+    assert retried.outputs == {"result": "ref/shout-c"}
+    first, second = retried.attempt_history
+    assert first == {"number": 1, "status": "FAILURE", "started_at": T0 + 3, "ended_at": T0 + 4,
+                     "error": {"class_name": "ValueError", "message": "flaky", "stack": "Traceback: flaky"}}
+    assert second == {"number": 2, "status": "SUCCESS", "started_at": T0 + 5, "ended_at": T0 + 6, "error": None}
+
+    failed = steps["shout[a]"]
+    assert failed.error == {"class_name": "KeyError", "message": "no a", "stack": "Traceback: no a"}
+    assert failed.attempts == 1 and failed.attempt_history[0]["status"] == "FAILURE"
+    assert failed.ended_at == at(8)
+    assert steps["gather_letters"].skip_reason == "upstream step 'shout[a]' failed"
+    assert steps["shout[b]"].attempts == 0 and steps["shout[b]"].attempt_history == []
+
+
+def test_dynamic_keys_are_recorded_in_yield_order():
+    run = new_run()
+    sink = DatabaseEventSink(run.id)
+    feed_a_small_run(sink)
+    sink.close()
+    records = DynamicOutputRecord.objects.filter(run=run).order_by("position")
+    assert [(r.step_key, r.output_name, r.mapping_key, r.position, r.ref) for r in records] == [
+        ("emit_letters", "result", "c", 0, "ref/c"),
+        ("emit_letters", "result", "a", 1, "ref/a"),
+        ("emit_letters", "result", "b", 2, "ref/b"),
+    ]
+
+
+def test_counts_per_node_and_status_are_one_query(django_assert_num_queries):
+    run = new_run()
+    sink = DatabaseEventSink(run.id)
+    feed_a_small_run(sink)
+    sink.close()
+    with django_assert_num_queries(1):
+        counts = {(row["node"], row["status"]): row["n"]
+                  for row in Step.objects.filter(run=run).values("node", "status").annotate(n=Count("id"))}
+    assert counts == {("emit_letters", "SUCCESS"): 1, ("gather_letters", "SKIPPED"): 1, ("shout", "SUCCESS"): 1,
+                      ("shout", "FAILURE"): 1, ("shout", "PENDING"): 1}
+
+
+def test_indexes_serve_events_by_cursor_and_steps_by_node_and_status():
+    with connection.cursor() as cursor:
+        event_indexes = connection.introspection.get_constraints(cursor, Event._meta.db_table)
+        step_indexes = connection.introspection.get_constraints(cursor, Step._meta.db_table)
+    assert any(c["index"] and c["columns"] == ["run_id", "id"] for c in event_indexes.values()), event_indexes
+    assert any(c["index"] and c["columns"][:3] == ["run_id", "node", "status"] for c in step_indexes.values()), step_indexes
+    assert any(c["unique"] and sorted(c["columns"]) == ["key", "run_id"] for c in step_indexes.values()), step_indexes
+
+
+def test_a_real_run_with_retries_leaves_rows_that_match_its_events(tmp_path):
+    job = get_workspace().get("retried_keys")
+    run = new_run("retried_keys")
+    sink = DatabaseEventSink(run.id)
+    try:
+        result = execute_job(job, executor="in_process", output_store=f"file://{tmp_path}/store", run_id=str(run.id),
+                             sink=sink)
+    finally:
+        sink.close()
+    assert result.success
+    steps = {step.key: step for step in Step.objects.filter(run=run)}
+    assert set(steps) == set(result.steps)
+    for key, step in steps.items():
+        assert step.status == result.steps[key].status.value, key
+        assert step.attempts == result.steps[key].attempts, key
+        assert step.attempts == Event.objects.filter(run=run, step_key=key, kind="STEP_STARTED").count(), key
+    retried = steps["fail_first_attempt[y]"]
+    assert [a["status"] for a in retried.attempt_history] == ["FAILURE", "SUCCESS"]
+    assert retried.attempt_history[0]["error"]["message"] == "first attempt of y fails"
+    assert all(a["started_at"] <= a["ended_at"] for a in retried.attempt_history)
+    assert retried.attempt_history[0]["ended_at"] <= retried.attempt_history[1]["started_at"]
+    assert [r.mapping_key for r in DynamicOutputRecord.objects.filter(run=run).order_by("position")] == ["x", "y"]
+
+
+def _snapshot(run_id) -> tuple[str, list[tuple[str | None, str]], dict[str, tuple[str, int]], dict[str, int]]:
+    """The run's status, events, step rows and dynamic records, all read in one transaction (one snapshot)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        status = Run.objects.get(id=run_id).status
+        events = list(Event.objects.filter(run_id=run_id).order_by("id").values_list("step_key", "kind"))
+        steps = {key: (status_, attempts) for key, status_, attempts in
+                 Step.objects.filter(run_id=run_id).values_list("key", "status", "attempts")}
+        dynamic = dict(DynamicOutputRecord.objects.filter(run_id=run_id).values_list("step_key")
+                       .annotate(n=Count("id")).values_list("step_key", "n"))
+    return status, events, steps, dynamic
+
+
+def test_readers_never_see_step_rows_that_disagree_with_the_events_during_a_live_run():
+    config = {"ops": {"slow_emitter": {"config": {"n": 8, "interval_ms": 40}}, "work": {"config": {"work_ms": 20}}}}
+    run = launch_run("streaming_fanout", config)
+    mid_run_snapshots = 0
+    while True:
+        status, events, steps, dynamic = _snapshot(run.id)
+        derived: dict[str, str] = {}
+        started: dict[str, int] = {}
+        yielded: dict[str, int] = {}
+        for step_key, kind in events:
+            if step_key is None:
+                continue
+            assert step_key in steps, f"event {kind} of {step_key} committed before its step row"
+            if kind in STATUS_AFTER_EVENT:
+                derived[step_key] = STATUS_AFTER_EVENT[kind].value
+            started[step_key] = started.get(step_key, 0) + (kind == "STEP_STARTED")
+            yielded[step_key] = yielded.get(step_key, 0) + (kind == "DYNAMIC_OUTPUT")
+        for key, (row_status, row_attempts) in steps.items():
+            assert row_status == derived.get(key, "PENDING"), (key, row_status, derived.get(key), describe(run.id))
+            assert row_attempts == started.get(key, 0), key
+        assert dynamic == {key: n for key, n in yielded.items() if n}
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        if events and any(s != "SUCCESS" for s, _ in steps.values()):
+            mid_run_snapshots += 1
+    assert_finished_as(run.id, "SUCCESS")
+    assert mid_run_snapshots >= 3, "the reader never saw the run in progress; the check proved nothing"
+    assert len(steps) == 10
