@@ -13,8 +13,7 @@ import os
 import sys
 from typing import Sequence
 
-import yaml
-
+from dagviz.config.run_config import load_run_config
 from dagviz.errors import DagvizError, InvalidConfigError
 from dagviz.execution.api import execute_job
 from dagviz.execution.events import StepFailed
@@ -63,23 +62,6 @@ def _load_workspace(args: argparse.Namespace) -> Workspace:
     return workspace
 
 
-def _read_run_config(path: str | None) -> dict:
-    if not path:
-        return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as error:
-        raise BadInput(f"cannot read run config {path}: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        raise BadInput(f"run config {path} is not valid YAML: {error}") from error
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadInput(f"run config {path} must be a mapping at the top level, got {type(data).__name__}")
-    return data
-
-
 def cmd_jobs(args: argparse.Namespace) -> int:
     workspace = _load_workspace(args)
     if not workspace.jobs:
@@ -99,7 +81,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
             raise BadInput(f"choose a job with -j (jobs: {', '.join(sorted(workspace.jobs)) or 'none'})")
         args.job = next(iter(workspace.jobs))
     job = workspace.get(args.job)
-    run_config = _read_run_config(args.config)
+    run_config = load_run_config(args.config)
     progress = ProgressLine()
     result = execute_job(job, run_config, executor=args.executor, pointer=workspace.pointers[job.name], sink=progress)
     _print_summary(result, progress)

@@ -122,3 +122,31 @@ def resolve_run_config(
 def default_run_config(nodes: Mapping[str, "NodeSpec"]) -> dict:
     """The run config with every default written out (what a launchpad starts from)."""
     return run_config_type(nodes).validate({}, "", [])  # type: ignore[return-value]
+
+
+def load_run_config(source: str | None) -> dict:
+    """Run config from a YAML/JSON file path or inline JSON/YAML text (``{...}``); ``{}`` for nothing.
+
+    Raises ``InvalidConfigError`` naming the file or the YAML problem.
+    """
+    import os
+
+    import yaml
+
+    if not source:
+        return {}
+    text = source
+    if not source.lstrip().startswith("{"):
+        if not os.path.isfile(source):
+            raise InvalidConfigError([("", f"cannot read run config {source!r}: no such file (or inline JSON)")])
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidConfigError([("", f"run config is not valid YAML or JSON: {' '.join(str(error).split())}")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidConfigError([("", f"run config must be a mapping at the top level, got {type(data).__name__}")])
+    return data

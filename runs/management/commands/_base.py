@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from dagviz.errors import DagvizError
-from runs.models import Run
+from runs.models import Run, RunStatus
 from runs.services.monitor import CHECK_INTERVAL_SECONDS, check_runs
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
@@ -42,3 +42,14 @@ def wait_for_run(run_id: Any, poll_seconds: float = 0.2) -> Run:
             check_runs()
             last_check = time.monotonic()
         time.sleep(poll_seconds)
+
+
+def report_launch(command: DagvizCommand, run: Run, wait: bool, as_json: bool) -> None:
+    """Print a launched run (after waiting for it, with ``--wait``); exit 1 if it waited and the run failed."""
+    if wait:
+        run = wait_for_run(run.id)
+    parent = f" (re-executes {run.parent_run_id})" if run.parent_run_id else ""
+    command.emit({"run_id": str(run.id), "status": run.status}, as_json,
+                 f"Run {run.id} of job '{run.job_name}'{parent}: {run.status}")
+    if wait and run.status != RunStatus.SUCCESS:
+        sys.exit(EXIT_FAILED)

@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
-import yaml
-
-from dagviz.errors import DagvizError
+from dagviz.config.run_config import load_run_config
 from dagviz.execution.executors import EXECUTOR_NAMES
-from runs.management.commands._base import EXIT_FAILED, DagvizCommand, wait_for_run
-from runs.models import RunStatus
+from runs.management.commands._base import DagvizCommand, report_launch
 from runs.services.launch import launch_run
-
-
-def read_run_config(value: str | None) -> dict:
-    """Run config from inline JSON/YAML or from a file path."""
-    if not value:
-        return {}
-    text = value
-    if not value.lstrip().startswith("{"):
-        path = Path(value)
-        if not path.is_file():
-            raise DagvizError(f"Run config {value!r} is neither a file nor inline JSON.")
-        text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise DagvizError(f"Run config is not valid YAML or JSON: {error}") from error
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DagvizError(f"Run config must be a mapping, got {type(data).__name__}.")
-    return data
 
 
 class Command(DagvizCommand):
@@ -47,10 +19,4 @@ class Command(DagvizCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, job: str, config: str | None, executor: str | None, wait: bool, json: bool, **options):
-        run = launch_run(job, read_run_config(config), executor=executor)
-        if wait:
-            run = wait_for_run(run.id)
-        self.emit({"run_id": str(run.id), "status": run.status}, json,
-                  f"Run {run.id} of job '{run.job_name}': {run.status}")
-        if wait and run.status != RunStatus.SUCCESS:
-            sys.exit(EXIT_FAILED)
+        report_launch(self, launch_run(job, load_run_config(config), executor=executor), wait, json)

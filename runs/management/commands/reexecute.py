@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from dagviz.execution.reexecution import ReexecutionStrategy
-from runs.management.commands._base import EXIT_FAILED, DagvizCommand, wait_for_run
-from runs.models import RunStatus
+from runs.management.commands._base import DagvizCommand, report_launch
 from runs.services.reexecution import plan_reexecution, reexecute
 
 
@@ -35,10 +32,4 @@ class Command(DagvizCommand):
                       f"to execute ({len(plan.to_execute)}): {', '.join(plan.to_execute)}\n"
                       f"reused ({len(plan.reused)}): {', '.join(plan.reused)}")
             return
-        run = reexecute(run_id, strategy, step_keys)
-        if wait:
-            run = wait_for_run(run.id)
-        self.emit({"run_id": str(run.id), "status": run.status}, json,
-                  f"Run {run.id} re-executes {run_id}: {run.status}")
-        if wait and run.status != RunStatus.SUCCESS:
-            sys.exit(EXIT_FAILED)
+        report_launch(self, reexecute(run_id, strategy, step_keys), wait, json)
