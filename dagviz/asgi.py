@@ -1,7 +1,7 @@
-"""ASGI entry point (daphne): plain HTTP now, websocket routes join the router later.
+"""ASGI entry point (daphne): Django over HTTP, GraphQL subscriptions over websockets at /graphql.
 
-Django is set up by ``get_asgi_application()`` before anything that imports
-models (consumers, routing), otherwise those imports fail with AppRegistryNotReady.
+Django is set up by ``get_asgi_application()`` before anything that imports models
+(consumers, routing), otherwise those imports fail with AppRegistryNotReady.
 """
 
 import os
@@ -12,11 +12,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dagviz.settings")
 
 django_asgi_app = get_asgi_application()
 
-# Imported after setup, like the websocket routes that will join the router.
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from runs.live.consumer import GraphQLWSConsumer  # noqa: E402
+from runs.live.origin import BrowserOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Static files (the UI's scripts, vendored libraries) are served by the same process.
+        "http": ASGIStaticFilesHandler(django_asgi_app),
+        "websocket": BrowserOriginValidator(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())])),
     }
 )

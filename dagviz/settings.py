@@ -147,6 +147,15 @@ DAGVIZ_WORKSPACE = env_list("DAGVIZ_WORKSPACE", ["dagviz.examples"])
 # Runs beyond this many stay queued until a running one finishes.
 DAGVIZ_MAX_CONCURRENT_RUNS = env_int("DAGVIZ_MAX_CONCURRENT_RUNS", 4)
 
+# How live subscribers learn of new events: auto (notify on PostgreSQL, channel_layer with
+# Redis, else poll), poll, notify or channel_layer. The event table is always what they read.
+DAGVIZ_EVENT_WAKEUP = env_str("DAGVIZ_EVENT_WAKEUP", "auto")
+
+GRAPHENE = {
+    "SCHEMA": "runs.graphql.api.schema",
+    "SUBSCRIPTION_PATH": "/graphql",
+}
+
 LOG_LEVEL = env_str("DAGVIZ_LOG_LEVEL", "INFO").upper()
 LOGGING: dict[str, Any] = {
     "version": 1,

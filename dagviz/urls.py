@@ -4,8 +4,10 @@ from django.contrib import admin
 from django.urls import path
 
 from runs import views
+from runs.graphql.views import DagvizGraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("graphql", DagvizGraphQLView.as_view(graphiql=True), name="graphql"),
 ]

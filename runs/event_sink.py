@@ -29,6 +29,7 @@ from dagviz.execution.events import (
 )
 from dagviz.execution.sinks import PlannedStep
 from dagviz.execution.status import STATUS_AFTER_EVENT, StepStatus
+from runs.live import hints
 from runs.models import DynamicOutputRecord, Event as EventRow, Run, Step
 
 HEARTBEAT_SECONDS = 5.0
@@ -104,6 +105,7 @@ class _BatchWriter:
     def __init__(self, run_id: Any) -> None:
         ops = connection.ops
         self.run_id = Run._meta.get_field("id").get_db_prep_value(run_id, connection)
+        self.run_key = str(run_id)
         if connection.vendor == "sqlite":
             # What Django's SQLite backend stores for an aware datetime: naive UTC, str()-formatted.
             self.adapt_time = lambda ts: None if ts is None else str(datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None))
@@ -140,6 +142,10 @@ class _BatchWriter:
             self.steps.run(cursor, steps)
             self.dynamic.run(cursor, [(self.run_id, *row) for row in dynamic])
             beat(self.run_id)
+            if events:
+                hints.send_in_transaction(cursor, self.run_key)
+        if events:
+            hints.send_after_commit(self.run_key)
 
 
 class _MultiRowInsert:

@@ -121,7 +121,10 @@ def resolve_run_config(
 
 def default_run_config(nodes: Mapping[str, "NodeSpec"]) -> dict:
     """The run config with every default written out (what a launchpad starts from)."""
-    return run_config_type(nodes).validate({}, "", [])  # type: ignore[return-value]
+    config: dict = run_config_type(nodes).validate({}, "", [])  # type: ignore[assignment]
+    for unused in ("resources", "loggers"):  # accepted for Dagster compatibility, never used
+        config.pop(unused, None)
+    return config
 
 
 def load_run_config(source: str | None) -> dict:

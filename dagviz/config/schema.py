@@ -15,6 +15,16 @@ from dagviz.errors import InvalidDefinitionError
 
 Errors = list[tuple[str, str]]
 
+# Every problem message starts with one of these; APIs report the matching reason code.
+_REASONS = (("expected ", "WRONG_TYPE"), ("unknown field", "UNKNOWN_FIELD"),
+            ("missing required field", "MISSING_FIELD"), ("cannot read", "UNREADABLE"),
+            ("run config is not valid", "SYNTAX_ERROR"), ("run config must be", "WRONG_TYPE"))
+
+
+def problem_reason(message: str) -> str:
+    """A stable code for a config problem message (WRONG_TYPE, UNKNOWN_FIELD, MISSING_FIELD, ...)."""
+    return next((reason for prefix, reason in _REASONS if message.startswith(prefix)), "INVALID")
+
 
 class _NoDefault:
     def __repr__(self) -> str:

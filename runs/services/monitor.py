@@ -14,12 +14,13 @@ import socket
 from datetime import timedelta
 
 import psutil
-from django.db import transaction
+from django.db import connection, transaction
 
 from dagviz.execution.events import ErrorInfo, RunFinished, StepFailed, StepSkipped
 from dagviz.execution.status import StepStatus
 from runs.event_sink import as_datetime
 from runs.lifecycle import move_run, now
+from runs.live import hints
 from runs.models import ACTIVE_STATUSES, Event, Run, RunStatus, Step
 from runs.services.launch import dispatch_queued_runs
 from runs.services.terminate import signal_worker
@@ -94,5 +95,8 @@ def end_orphaned_run(run: Run, reason: str) -> bool:
             Event(run=run, step_key=e.step_key, kind=e.kind, timestamp=as_datetime(e.timestamp), message=e.message,
                   payload=e.payload()) for e in events
         )
+        with connection.cursor() as cursor:
+            hints.send_in_transaction(cursor, str(run.id))
+    hints.send_after_commit(str(run.id))
     signal_worker(run, signal.SIGKILL)  # leave no step processes behind
     return True

@@ -1,0 +1,1 @@
+"""The GraphQL API: one package per domain (jobs, runs, steps), composed in ``api.py``."""

@@ -1,0 +1,107 @@
+"""Jobs: their static graph (nodes, inputs, outputs, fan-out marks), config schema and default config."""
+
+from __future__ import annotations
+
+import graphene
+from graphql import GraphQLError
+
+from dagviz.config.run_config import default_run_config, run_config_type
+from dagviz.definitions.composition import COLLECT, DEFAULT, NodeSpec
+from dagviz.errors import UnknownJobError
+from runs.graphql.enums import InputKind
+from runs.workspace import get_workspace
+
+
+class OutputDefinition(graphene.ObjectType):
+    name = graphene.String(required=True)
+    is_dynamic = graphene.Boolean(required=True)
+
+
+class InputDefinition(graphene.ObjectType):
+    name = graphene.String(required=True)
+    from_node = graphene.String(description="The node whose output feeds this input (null: a default value).")
+    from_output = graphene.String()
+    kind = graphene.Field(InputKind, required=True)
+
+
+class GraphNode(graphene.ObjectType):
+    name = graphene.String(required=True, description="The node's handle: 'op', 'op_2' or 'graph.op'.")
+    op_name = graphene.String(required=True)
+    description = graphene.String()
+    is_dynamic_mapped = graphene.Boolean(required=True, description="One step per mapping key.")
+    is_dynamic_collect = graphene.Boolean(required=True, description="Gathers a fan-out into a list.")
+    mapping_depth = graphene.Int(required=True, description="How many fan-outs this node is nested in.")
+    outputs = graphene.List(graphene.NonNull(OutputDefinition), required=True)
+    inputs = graphene.List(graphene.NonNull(InputDefinition), required=True)
+
+    @staticmethod
+    def from_spec(spec: NodeSpec) -> "GraphNode":
+        inputs = [
+            InputDefinition(name=name, from_node=source.node, from_output=source.output,
+                            kind="PLAIN" if source.kind == DEFAULT else source.kind)
+            for name, source in spec.inputs.items()
+        ]
+        return GraphNode(
+            name=spec.handle, op_name=spec.op.name, description=spec.op.description,
+            is_dynamic_mapped=bool(spec.scope), mapping_depth=len(spec.scope),
+            is_dynamic_collect=any(source.kind == COLLECT for source in spec.inputs.values()),
+            outputs=[OutputDefinition(name=name, is_dynamic=out.is_dynamic) for name, out in spec.op.outs.items()],
+            inputs=inputs,
+        )
+
+
+class JobGraph(graphene.ObjectType):
+    nodes = graphene.List(graphene.NonNull(GraphNode), required=True)
+
+
+class Job(graphene.ObjectType):
+    name = graphene.String(required=True)
+    description = graphene.String()
+    tags = graphene.JSONString(required=True)
+    is_dynamic = graphene.Boolean(required=True, description="Whether any node fans out.")
+    graph = graphene.Field(JobGraph, required=True)
+    config_schema = graphene.JSONString(required=True)
+    default_run_config = graphene.JSONString(required=True, description="Every field with its default filled in.")
+
+    @staticmethod
+    def resolve_tags(job, info):
+        return job.tags
+
+    @staticmethod
+    def resolve_graph(job, info):
+        return JobGraph(nodes=[GraphNode.from_spec(spec) for spec in job.nodes.values()])
+
+    @staticmethod
+    def resolve_config_schema(job, info):
+        return run_config_type(job.nodes).to_json()
+
+    @staticmethod
+    def resolve_default_run_config(job, info):
+        return default_run_config(job.nodes)
+
+
+class WorkspaceError(graphene.ObjectType):
+    location = graphene.String(required=True, description="The module or file that failed to load.")
+    message = graphene.String(required=True, description="The error with its traceback.")
+
+
+class JobQueries(graphene.ObjectType):
+    jobs = graphene.List(graphene.NonNull(Job), required=True)
+    job = graphene.Field(Job, name=graphene.String(required=True))
+    workspace_errors = graphene.List(graphene.NonNull(WorkspaceError), required=True)
+
+    @staticmethod
+    def resolve_jobs(root, info):
+        return sorted(get_workspace().jobs.values(), key=lambda job: job.name)
+
+    @staticmethod
+    def resolve_job(root, info, name):
+        try:
+            return get_workspace().get(name)
+        except UnknownJobError as error:
+            raise GraphQLError(str(error)) from None
+
+    @staticmethod
+    def resolve_workspace_errors(root, info):
+        return [WorkspaceError(location=where, message=text) for where, text in get_workspace().errors.items()]
+

@@ -1,0 +1,55 @@
+"""``launchRun``: validate the run config and launch; typed results for invalid config or an unknown job."""
+
+from typing import Any, Callable
+
+import graphene
+
+from dagviz.errors import DagvizError, InvalidConfigError, UnknownJobError
+from runs.graphql.errors import JobNotFoundError, PythonError, RunConfigValidationInvalid
+from runs.graphql.runs import RunType
+from runs.services.launch import launch_run
+
+
+class LaunchRunSuccess(graphene.ObjectType):
+    run = graphene.Field(RunType, required=True)
+
+
+class LaunchRunResult(graphene.Union):
+    class Meta:
+        types = (LaunchRunSuccess, RunConfigValidationInvalid, JobNotFoundError, PythonError)
+
+
+def launch_result(launch: Callable[[], Any], other_errors: Callable[[Exception], Any] | None = None) -> Any:
+    """Run ``launch()`` and map what it raises to a union member (``other_errors`` maps more kinds)."""
+    try:
+        return LaunchRunSuccess(run=launch())
+    except InvalidConfigError as error:
+        return RunConfigValidationInvalid.from_error(error)
+    except UnknownJobError as error:
+        return JobNotFoundError(message=str(error))
+    except DagvizError as error:
+        mapped = other_errors(error) if other_errors else None
+        return mapped or PythonError(message=str(error), class_name=type(error).__name__)
+
+
+def as_dict(value: object, what: str) -> dict:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidConfigError([("", f"{what} must be a JSON object, got {type(value).__name__}")])
+    return value
+
+
+class LaunchRun(graphene.Mutation):
+    class Arguments:
+        job_name = graphene.String(required=True)
+        run_config = graphene.JSONString()
+        tags = graphene.JSONString()
+        executor = graphene.String()
+
+    Output = LaunchRunResult
+
+    @staticmethod
+    def mutate(root, info, job_name, run_config=None, tags=None, executor=None):
+        return launch_result(lambda: launch_run(job_name, as_dict(run_config, "runConfig"), as_dict(tags, "tags"),
+                                                executor))

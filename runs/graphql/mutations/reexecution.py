@@ -1,0 +1,77 @@
+"""``previewReexecution`` and ``reexecuteRun``: the same plan, previewed or launched."""
+
+import graphene
+
+from dagviz.errors import InvalidStepKeyError as InvalidStepKey
+from dagviz.execution.reexecution import ReexecutionError as CannotReexecute
+from runs.errors import RunNotFinishedError, UnknownRunError
+from runs.graphql.enums import ReexecutionStrategy, enum_value
+from runs.graphql.errors import (
+    InvalidStepKeyError,
+    JobNotFoundError,
+    PythonError,
+    ReexecutionError,
+    RunConfigValidationInvalid,
+    RunNotFoundError,
+)
+from runs.graphql.mutations.launch import LaunchRunSuccess, launch_result
+from runs.services.reexecution import plan_reexecution, reexecute
+
+
+class ReexecutionPlan(graphene.ObjectType):
+    to_execute = graphene.List(graphene.NonNull(graphene.String), required=True,
+                               description="Step keys that will run; op[?] stands for keys not yielded yet.")
+    reused = graphene.List(graphene.NonNull(graphene.String), required=True,
+                           description="Step keys whose outputs are taken from the parent run.")
+
+
+class ReexecutionPlanResult(graphene.Union):
+    class Meta:
+        types = (ReexecutionPlan, RunNotFoundError, InvalidStepKeyError, ReexecutionError, PythonError)
+
+
+class ReexecuteRunResult(graphene.Union):
+    class Meta:
+        types = (LaunchRunSuccess, RunConfigValidationInvalid, JobNotFoundError, RunNotFoundError,
+                 InvalidStepKeyError, ReexecutionError, PythonError)
+
+
+def reexecution_error(error: Exception) -> object | None:
+    """The union member for an error of planning a re-execution, or None if it is not one."""
+    if isinstance(error, UnknownRunError):
+        return RunNotFoundError(message=str(error))
+    if isinstance(error, InvalidStepKey):
+        return InvalidStepKeyError(message=str(error))
+    if isinstance(error, (CannotReexecute, RunNotFinishedError)):
+        return ReexecutionError(message=str(error))
+    return None
+
+
+class PreviewReexecution(graphene.Mutation):
+    class Arguments:
+        parent_run_id = graphene.ID(required=True)
+        strategy = ReexecutionStrategy(required=True)
+        step_keys = graphene.List(graphene.NonNull(graphene.String))
+
+    Output = ReexecutionPlanResult
+
+    @staticmethod
+    def mutate(root, info, parent_run_id, strategy, step_keys=None):
+        try:
+            plan = plan_reexecution(parent_run_id, enum_value(strategy), step_keys)
+        except (UnknownRunError, InvalidStepKey, CannotReexecute, RunNotFinishedError) as error:
+            return reexecution_error(error)
+        return ReexecutionPlan(to_execute=plan.to_execute, reused=plan.reused)
+
+
+class ReexecuteRun(graphene.Mutation):
+    class Arguments:
+        parent_run_id = graphene.ID(required=True)
+        strategy = ReexecutionStrategy(required=True)
+        step_keys = graphene.List(graphene.NonNull(graphene.String))
+
+    Output = ReexecuteRunResult
+
+    @staticmethod
+    def mutate(root, info, parent_run_id, strategy, step_keys=None):
+        return launch_result(lambda: reexecute(parent_run_id, enum_value(strategy), step_keys), reexecution_error)

@@ -1,0 +1,222 @@
+"""Runs: their status, per-node counts, steps (paginated, filterable, in yield order) and events."""
+
+from __future__ import annotations
+
+import graphene
+from django.db.models import Count, Q
+from graphql import GraphQLError
+
+from dagviz.execution.status import StepStatus as EngineStepStatus
+from dagviz.step_keys import parse_step_key
+from runs.errors import UnknownRunError
+from runs.graphql.enums import RunStatus, StepStatus, enum_value
+from runs.graphql.pagination import build_connection, connection_type, page_size
+from runs.graphql.steps import StepConnection, StepType
+from runs.models import Event, Run, Step
+from runs.services.runs import get_run
+from runs.workspace import get_workspace
+
+STAT_FIELDS = {
+    EngineStepStatus.PENDING: "pending", EngineStepStatus.RUNNING: "running", EngineStepStatus.SUCCESS: "succeeded",
+    EngineStepStatus.FAILURE: "failed", EngineStepStatus.SKIPPED: "skipped", EngineStepStatus.REUSED: "reused",
+}
+
+
+class NodeStats(graphene.ObjectType):
+    node = graphene.String(required=True)
+    total = graphene.Int(required=True)
+    pending = graphene.Int(required=True)
+    running = graphene.Int(required=True)
+    succeeded = graphene.Int(required=True)
+    failed = graphene.Int(required=True)
+    skipped = graphene.Int(required=True)
+    reused = graphene.Int(required=True)
+
+
+def node_stats(run: Run, nodes: list[str] | None = None) -> list[NodeStats]:
+    """Step counts per node and status in one GROUP BY; every node of the job is listed, even with no steps yet."""
+    counts: dict[str, dict[str, int]] = {}
+    try:
+        for node in get_workspace().get(run.job_name).nodes:
+            counts[node] = {}
+    except Exception:  # the job may have left the workspace; the recorded steps still count
+        pass
+    rows = Step.objects.filter(run=run)
+    if nodes is not None:
+        rows = rows.filter(node__in=nodes)
+    for node, status, count in rows.values_list("node", "status").annotate(count=Count("id")).order_by():
+        counts.setdefault(node, {})[STAT_FIELDS[EngineStepStatus(status)]] = count
+    return [
+        NodeStats(node=node, total=sum(by_status.values()),
+                  **{field: by_status.get(field, 0) for field in STAT_FIELDS.values()})
+        for node, by_status in counts.items() if nodes is None or node in nodes
+    ]
+
+
+class RunEvent(graphene.ObjectType):
+    """One event of a run; ``cursor`` is its id, to resume from."""
+
+    cursor = graphene.String(required=True)
+    timestamp = graphene.DateTime(required=True)
+    kind = graphene.String(required=True)
+    step_key = graphene.String()
+    mapping_key = graphene.String()
+    message = graphene.String(required=True)
+    payload = graphene.JSONString()
+
+    @staticmethod
+    def from_row(event: Event) -> "RunEvent":
+        return RunEvent.from_values(event.id, event.timestamp, event.kind, event.step_key, event.message, event.payload)
+
+    @staticmethod
+    def from_values(id: int, timestamp: object, kind: str, step_key: str | None, message: str,
+                    payload: dict) -> "RunEvent":
+        """From plain values, so live subscriptions build events without touching the database."""
+        mapping_key = payload.get("mapping_key") if kind == "DYNAMIC_OUTPUT" else None
+        if mapping_key is None and step_key:
+            keys = parse_step_key(step_key).mapping_keys
+            mapping_key = keys[-1] if keys else None
+        return RunEvent(cursor=str(id), timestamp=timestamp, kind=kind, step_key=step_key, mapping_key=mapping_key,
+                        message=message, payload=payload)
+
+
+EventConnection = connection_type(RunEvent, "RunEvent")
+
+
+def parse_cursor(after: str | None, what: str) -> int | None:
+    if after in (None, ""):
+        return None
+    try:
+        return int(after)
+    except ValueError:
+        raise GraphQLError(f"Invalid {what} cursor {after!r}: use a cursor returned by this API.") from None
+
+
+class RunType(graphene.ObjectType):
+    class Meta:
+        name = "Run"
+
+    id = graphene.ID(required=True)
+    job_name = graphene.String(required=True)
+    status = graphene.Field(RunStatus, required=True)
+    run_config = graphene.JSONString(required=True)
+    tags = graphene.JSONString(required=True)
+    executor = graphene.String(required=True)
+    created_at = graphene.DateTime(required=True)
+    started_at = graphene.DateTime()
+    ended_at = graphene.DateTime()
+    duration_ms = graphene.Float()
+    parent_run_id = graphene.ID()
+    root_run_id = graphene.ID()
+    failure_reason = graphene.String()
+    child_run_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
+    node_stats = graphene.List(graphene.NonNull(NodeStats), required=True, node=graphene.String())
+    steps = graphene.Field(
+        StepConnection, required=True, node=graphene.String(), status=graphene.List(graphene.NonNull(StepStatus)),
+        key_contains=graphene.String(), error_contains=graphene.String(), first=graphene.Int(), after=graphene.String(),
+        description="Steps in yield order (the order they were created).",
+    )
+    step = graphene.Field(StepType, key=graphene.String(required=True))
+    events = graphene.Field(EventConnection, required=True, after=graphene.String(), first=graphene.Int())
+
+    @staticmethod
+    def resolve_id(run, info):
+        return str(run.id)
+
+    @staticmethod
+    def resolve_parent_run_id(run, info):
+        return str(run.parent_run_id) if run.parent_run_id else None
+
+    @staticmethod
+    def resolve_root_run_id(run, info):
+        return str(run.root_run_id) if run.root_run_id else None
+
+    @staticmethod
+    def resolve_failure_reason(run, info):
+        return run.failure_reason or None
+
+    @staticmethod
+    def resolve_duration_ms(run, info):
+        if run.started_at is None:
+            return None
+        from runs.lifecycle import now
+
+        return round(((run.ended_at or now()) - run.started_at).total_seconds() * 1000, 1)
+
+    @staticmethod
+    def resolve_child_run_ids(run, info):
+        return [str(child) for child in run.children.order_by("created_at").values_list("id", flat=True)]
+
+    @staticmethod
+    def resolve_node_stats(run, info, node=None):
+        return node_stats(run, [node] if node else None)
+
+    @staticmethod
+    def resolve_steps(run, info, node=None, status=None, key_contains=None, error_contains=None, first=None,
+                      after=None):
+        size = page_size(first)
+        steps = Step.objects.filter(run=run)
+        if node:
+            steps = steps.filter(node=node)
+        if status:
+            steps = steps.filter(status__in=[enum_value(s) for s in status])
+        if key_contains:
+            steps = steps.filter(key__contains=key_contains)
+        if error_contains:
+            steps = steps.filter(Q(error__message__icontains=error_contains))
+        position = parse_cursor(after, "step")
+        page = steps.order_by("order")
+        if position is not None:
+            page = page.filter(order__gt=position)
+        return build_connection(StepConnection, page[: size + 1], size, lambda step: str(step.order), steps.count)
+
+    @staticmethod
+    def resolve_step(run, info, key):
+        return Step.objects.filter(run=run, key=key).first()
+
+    @staticmethod
+    def resolve_events(run, info, after=None, first=None):
+        size = page_size(first)
+        events = Event.objects.filter(run=run).order_by("id")
+        cursor = parse_cursor(after, "event")
+        if cursor is not None:
+            events = events.filter(id__gt=cursor)
+        rows = [RunEvent.from_row(event) for event in events[: size + 1]]
+        return build_connection(EventConnection, rows, size, lambda event: event.cursor,
+                                lambda: Event.objects.filter(run=run).count())
+
+
+RunConnection = connection_type(RunType, "Run")
+
+
+class RunQueries(graphene.ObjectType):
+    runs = graphene.Field(RunConnection, required=True, status=graphene.List(graphene.NonNull(RunStatus)),
+                          job_name=graphene.String(), first=graphene.Int(), after=graphene.String(),
+                          description="Runs, newest first.")
+    run = graphene.Field(RunType, id=graphene.ID(required=True))
+
+    @staticmethod
+    def resolve_runs(root, info, status=None, job_name=None, first=None, after=None):
+        size = page_size(first)
+        runs = Run.objects.all()
+        if status:
+            runs = runs.filter(status__in=[enum_value(s) for s in status])
+        if job_name:
+            runs = runs.filter(job_name=job_name)
+        page = runs.order_by("-created_at", "-id")
+        if after:
+            anchor = _run_or_error(after)
+            page = page.filter(Q(created_at__lt=anchor.created_at) | Q(created_at=anchor.created_at, id__lt=anchor.id))
+        return build_connection(RunConnection, page[: size + 1], size, lambda run: str(run.id), runs.count)
+
+    @staticmethod
+    def resolve_run(root, info, id):
+        return _run_or_error(id)
+
+
+def _run_or_error(run_id: str) -> Run:
+    try:
+        return get_run(run_id)
+    except UnknownRunError as error:
+        raise GraphQLError(str(error)) from None
+

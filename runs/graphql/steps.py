@@ -1,0 +1,135 @@
+"""Steps: status, attempts, error, logs and a preview of the output of every step (mapped keys included)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import graphene
+
+from dagviz.storage.output_store import open_output_store
+from runs.graphql.enums import StepStatus
+from runs.graphql.pagination import build_connection, connection_type, page_size
+from runs.models import Event, Step
+
+PREVIEW_CHARS = 500
+
+
+def epoch_to_datetime(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+class StepError(graphene.ObjectType):
+    message = graphene.String(required=True)
+    class_name = graphene.String()
+    stack = graphene.String()
+
+    @staticmethod
+    def from_dict(error: dict | None) -> "StepError | None":
+        if not error:
+            return None
+        return StepError(message=error.get("message", ""), class_name=error.get("class_name"), stack=error.get("stack"))
+
+
+class StepAttempt(graphene.ObjectType):
+    number = graphene.Int(required=True)
+    status = graphene.String(required=True)
+    started_at = graphene.DateTime()
+    ended_at = graphene.DateTime()
+    error = graphene.Field(StepError)
+
+
+class LogEntry(graphene.ObjectType):
+    cursor = graphene.String(required=True)
+    timestamp = graphene.DateTime(required=True)
+    level = graphene.String(required=True)
+    message = graphene.String(required=True)
+
+    @staticmethod
+    def from_event(event: Event) -> "LogEntry":
+        return LogEntry(cursor=str(event.id), timestamp=event.timestamp, level=event.payload.get("level", "INFO"),
+                        message=event.message)
+
+
+LogConnection = connection_type(LogEntry, "Log")
+
+
+class StepFields:
+    """The fields a step has everywhere (queries and live updates), read from a ``Step`` row."""
+
+    key = graphene.String(required=True)
+    node = graphene.String(required=True)
+    mapping_key = graphene.String(description="The innermost mapping key (null for a static step).")
+    mapping_keys = graphene.List(graphene.NonNull(graphene.String), required=True)
+    status = graphene.Field(StepStatus, required=True)
+    started_at = graphene.DateTime()
+    ended_at = graphene.DateTime()
+    duration_ms = graphene.Float()
+    attempt_count = graphene.Int(required=True)
+    error = graphene.Field(StepError)
+    skip_reason = graphene.String()
+
+    @staticmethod
+    def resolve_mapping_key(step, info):
+        return step.mapping_keys[-1] if step.mapping_keys else None
+
+    @staticmethod
+    def resolve_attempt_count(step, info):
+        return step.attempts
+
+    @staticmethod
+    def resolve_error(step, info):
+        return StepError.from_dict(step.error)
+
+    @staticmethod
+    def resolve_skip_reason(step, info):
+        return step.skip_reason or None
+
+
+class StepSummary(StepFields, graphene.ObjectType):
+    """A step as live updates carry it (no fields that need another query)."""
+
+
+class StepType(StepFields, graphene.ObjectType):
+    class Meta:
+        name = "Step"
+
+    attempts = graphene.List(graphene.NonNull(StepAttempt), required=True)
+    logs = graphene.Field(LogConnection, required=True, after=graphene.String(), first=graphene.Int())
+    output_preview = graphene.String(description="A short text preview of the step's first output.")
+
+    @staticmethod
+    def resolve_attempts(step, info):
+        return [
+            StepAttempt(number=item.get("number", index + 1), status=item.get("status", "RUNNING"),
+                        started_at=epoch_to_datetime(item.get("started_at")),
+                        ended_at=epoch_to_datetime(item.get("ended_at")), error=StepError.from_dict(item.get("error")))
+            for index, item in enumerate(step.attempt_history)
+        ]
+
+    @staticmethod
+    def resolve_logs(step, info, after=None, first=None):
+        size = page_size(first)
+        logs = Event.objects.filter(run_id=step.run_id, step_key=step.key, kind="LOG").order_by("id")
+        if after:
+            logs = logs.filter(id__gt=int(after))
+        rows = [LogEntry.from_event(event) for event in logs[: size + 1]]
+        return build_connection(LogConnection, rows, size, lambda entry: entry.cursor)
+
+    @staticmethod
+    def resolve_output_preview(step, info):
+        return output_preview(step)
+
+
+def output_preview(step: Step) -> str | None:
+    """``repr`` of the step's first output, cut to ``PREVIEW_CHARS`` (None when it produced none)."""
+    if not step.outputs:
+        return None
+    ref = next(iter(step.outputs.values()))
+    try:
+        text = repr(open_output_store(step.run.output_store).get(ref))
+    except Exception as error:  # a preview must never break the page; say why it is missing
+        return f"<output not readable: {type(error).__name__}>"
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+StepConnection = connection_type(StepType, "Step")

@@ -1,0 +1,1 @@
+"""Live updates: from the event table to websocket subscribers (pump, wake-up hints, GraphQL-over-WS consumer)."""
