@@ -1,10 +1,11 @@
 """The database event sink: events and step rows written together, in batches, off the run's main thread.
 
-Events are appended to an in-memory queue; a writer thread drains it every
-``flush_interval`` seconds (sooner when it grows past ``max_batch``) and writes one
-transaction per batch: the events (bulk insert), the step rows they changed (one upsert)
-and the keys yielded (bulk insert). So the per-node counts the UI reads are always
-consistent with the events, and a slow op never delays the events before it.
+Events are appended to an in-memory queue. A writer thread wakes when the queue stops being
+empty, lets a burst gather for ``coalesce_seconds`` (10 ms), and writes one transaction per
+batch: the events, the step rows they changed (one upsert) and the keys yielded. While it
+writes, more events queue up, so batches grow with the load and latency stays about 10 ms
+plus one write. The per-node counts the UI reads always agree with the events, and a slow
+op never delays the events before it.
 """
 
 from __future__ import annotations
@@ -171,10 +172,9 @@ class _MultiRowInsert:
 class DatabaseEventSink:
     """Writes a run's events and step rows to the database in batched transactions."""
 
-    def __init__(self, run_id: Any, flush_interval: float = 0.1, max_batch: int = 5000) -> None:
+    def __init__(self, run_id: Any, coalesce_seconds: float = 0.01) -> None:
         self.run_id = run_id
-        self.flush_interval = flush_interval
-        self.max_batch = max_batch
+        self.coalesce_seconds = coalesce_seconds
         self._pending: list[Any] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -218,11 +218,11 @@ class DatabaseEventSink:
 
     def _enqueue(self, item: Any) -> None:
         with self._lock:
+            first = not self._pending
             self._pending.append(item)
             self._idle.clear()
-            large = len(self._pending) >= self.max_batch
-        if large:
-            self._wake.set()
+        if first:
+            self._wake.set()  # the writer sleeps until there is something to write
 
     # -- the writer thread --------------------------------------------------------------------
 
@@ -230,19 +230,24 @@ class DatabaseEventSink:
         last_beat = time.monotonic()
         try:
             while not self._closing:
-                self._wake.wait(self.flush_interval)
+                if not self._wake.wait(HEARTBEAT_SECONDS):
+                    beat(self.run_id)  # the run is alive even while a long step is quiet
+                    last_beat = time.monotonic()
+                    continue
                 self._wake.clear()
+                time.sleep(self.coalesce_seconds)  # let a burst of events gather into one transaction
                 with self._lock:
                     batch, self._pending = self._pending, []
                 if batch:
                     self._write(batch)
-                    last_beat = time.monotonic()
                 elif time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-                    beat(self.run_id)  # the run is alive even while a long step is quiet
-                    last_beat = time.monotonic()
+                    beat(self.run_id)
+                last_beat = time.monotonic()
                 with self._lock:
                     if not self._pending:
                         self._idle.set()
+                    else:
+                        self._wake.set()  # more arrived while writing
         except BaseException as error:  # reported to the run's thread by flush(); never lost silently
             self._error = error
             self._idle.set()

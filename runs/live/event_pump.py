@@ -4,7 +4,7 @@ Subscribers register first, then replay from their own cursor, then take what th
 hands them, skipping ids they already have: nothing is lost between replay and live, and
 nothing is repeated. The pump reads each watched run once per wake-up, however many
 subscribers watch it. It wakes up on a hint (PostgreSQL NOTIFY or a channel-layer message)
-or on its polling timer: about every 100 ms while events flow, backing off to 500 ms when
+or on its polling timer: about every 50 ms while events flow, backing off to 250 ms when
 quiet (and polling only once a second as a safety net when hints are available).
 """
 
@@ -24,7 +24,7 @@ from runs.models import Event
 
 logger = logging.getLogger(__name__)
 
-FAST_POLL, SLOW_POLL, SAFETY_POLL = 0.1, 0.5, 1.0
+FAST_POLL, SLOW_POLL, SAFETY_POLL = 0.05, 0.25, 1.0
 FETCH_LIMIT = 5000
 EVENT_FIELDS = ("id", "timestamp", "kind", "step_key", "message", "payload")
 
