@@ -1,7 +1,7 @@
 """URL routes of the dagviz web app."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from runs import views
 from runs.graphql.views import DagvizGraphQLView
@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("graphql", DagvizGraphQLView.as_view(graphiql=True), name="graphql"),
+    path("", include("runs.urls")),
 ]

@@ -69,6 +69,7 @@ class _StepMirror:
             self.outputs[event.output_name] = event.ref
         elif status is StepStatus.SUCCESS:
             self._end_attempt("SUCCESS", event.timestamp, None)
+            self.error = None  # an earlier attempt's error stays in attempt_history only
         elif isinstance(event, (StepFailed, StepRetry)):
             error = event.error.to_dict() if event.error else None
             if not self.attempt_history or self.attempt_history[-1]["ended_at"] is not None:

@@ -50,5 +50,6 @@ def user_code() -> Iterator[None]:
 
 
 def cancel_on_sigterm() -> None:
-    """Turn SIGTERM into a cancel request (call once, from the main thread of a run worker)."""
+    """Turn SIGTERM into a cancel request (call once, from the main thread of a run worker, before its run)."""
+    reset()
     signal.signal(signal.SIGTERM, lambda signum, frame: request_cancel())

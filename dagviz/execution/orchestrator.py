@@ -86,7 +86,6 @@ class RunCoordinator:
         self._sequence = itertools.count()
 
     def run(self) -> RunOutcome:
-        interrupts.reset()
         self._emit(RunStarted(None, run_id=self.run_id, job_name=self.job.name, executor=self.executor.name))
         canceled = False
         try:

@@ -49,3 +49,13 @@ def build_connection(connection: type, rows: Iterable[Any], first: int, cursor_o
                                                         end_cursor=edges[-1].cursor if edges else None))
     result.count = total_count  # counted only when the client asks for totalCount
     return result
+
+
+def parse_cursor(after: str | None, what: str) -> int | None:
+    """An integer cursor from ``after`` (None when absent), or a GraphQL error naming the bad value."""
+    if after in (None, ""):
+        return None
+    try:
+        return int(after)
+    except ValueError:
+        raise GraphQLError(f"Invalid {what} cursor {after!r}: use a cursor returned by this API.") from None

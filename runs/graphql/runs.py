@@ -10,7 +10,7 @@ from dagviz.execution.status import StepStatus as EngineStepStatus
 from dagviz.step_keys import parse_step_key
 from runs.errors import UnknownRunError
 from runs.graphql.enums import RunStatus, StepStatus, enum_value
-from runs.graphql.pagination import build_connection, connection_type, page_size
+from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.graphql.steps import StepConnection, StepType
 from runs.models import Event, Run, Step
 from runs.services.runs import get_run
@@ -81,15 +81,6 @@ class RunEvent(graphene.ObjectType):
 
 
 EventConnection = connection_type(RunEvent, "RunEvent")
-
-
-def parse_cursor(after: str | None, what: str) -> int | None:
-    if after in (None, ""):
-        return None
-    try:
-        return int(after)
-    except ValueError:
-        raise GraphQLError(f"Invalid {what} cursor {after!r}: use a cursor returned by this API.") from None
 
 
 class RunType(graphene.ObjectType):

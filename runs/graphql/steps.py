@@ -8,7 +8,7 @@ import graphene
 
 from dagviz.storage.output_store import open_output_store
 from runs.graphql.enums import StepStatus
-from runs.graphql.pagination import build_connection, connection_type, page_size
+from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.models import Event, Step
 
 PREVIEW_CHARS = 500
@@ -110,8 +110,9 @@ class StepType(StepFields, graphene.ObjectType):
     def resolve_logs(step, info, after=None, first=None):
         size = page_size(first)
         logs = Event.objects.filter(run_id=step.run_id, step_key=step.key, kind="LOG").order_by("id")
-        if after:
-            logs = logs.filter(id__gt=int(after))
+        cursor = parse_cursor(after, "log")
+        if cursor is not None:
+            logs = logs.filter(id__gt=cursor)
         rows = [LogEntry.from_event(event) for event in logs[: size + 1]]
         return build_connection(LogConnection, rows, size, lambda entry: entry.cursor)
 

@@ -1,7 +1,9 @@
 """Subscriptions: ``runEvents`` (every event from a cursor, then live) and ``runUpdates`` (coalesced changes).
 
-Both end after the run's RUN_FINISHED event. Everything a subscription yields is plain
-data, so no resolver touches the database inside the event loop.
+Both end after the run's RUN_FINISHED event (at once if the cursor is already past it). The
+subscribe resolvers check the run before streaming, so an unknown run is a GraphQL error.
+Everything a subscription yields is plain data, so no resolver touches the database inside
+the event loop.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from graphql import GraphQLError
 
 from runs.errors import UnknownRunError
 from runs.graphql.enums import RunStatus
-from runs.graphql.runs import NodeStats, RunEvent, node_stats, parse_cursor
+from runs.graphql.pagination import parse_cursor
+from runs.graphql.runs import NodeStats, RunEvent, node_stats
 from runs.graphql.steps import StepSummary
-from runs.live.event_pump import fetch_events_async, get_pump
-from runs.models import Run, Step
+from runs.live.event_pump import fetch_events_async, get_pump, last_event_id
+from runs.models import Event, Run, RunStatus as Status, Step
 from runs.services.runs import get_run
 
 UPDATE_INTERVAL = 0.25
@@ -33,6 +36,12 @@ def _existing_run(run_id: str) -> Run:
         return get_run(run_id)
     except UnknownRunError as error:
         raise GraphQLError(str(error)) from None
+
+
+@database_sync_to_async
+def _finished_by(run_id: str, cursor: int) -> bool:
+    """Whether the run's RUN_FINISHED event is at or before ``cursor`` (nothing more will come)."""
+    return Event.objects.filter(run_id=run_id, kind=FINISHED, id__lte=cursor).exists()
 
 
 async def event_rows(run_id: str, after: int) -> AsyncIterator[list[dict]]:
@@ -49,6 +58,8 @@ async def event_rows(run_id: str, after: int) -> AsyncIterator[list[dict]]:
             yield rows
             if any(row["kind"] == FINISHED for row in rows):
                 return
+        if await _finished_by(run_id, cursor):
+            return
         while True:
             rows = [row for row in await subscriber.queue.get() if row["id"] > cursor]
             if not rows:
@@ -69,19 +80,72 @@ class RunUpdate(graphene.ObjectType):
     cursor = graphene.String(description="Id of the last event this update accounts for.")
     node_stats = graphene.List(graphene.NonNull(NodeStats), required=True)
     steps = graphene.List(graphene.NonNull(StepSummary), required=True)
-    finished = graphene.Boolean(required=True)
+    finished = graphene.Boolean(required=True, description="True on the last update only.")
+
+
+def _final_status(payload: dict) -> str:
+    """The run's final status as its RUN_FINISHED event states it (the run row is updated a moment later)."""
+    if payload.get("canceled"):
+        return Status.CANCELED.value
+    return (Status.SUCCESS if payload.get("success") else Status.FAILURE).value
 
 
 @database_sync_to_async
-def _snapshot(run_id: str, step_keys: set[str] | None, cursor: int | None, finished: bool) -> RunUpdate:
+def _snapshot(run_id: str, step_keys: set[str] | None, cursor: int | None,
+              finished_payload: dict | None) -> RunUpdate:
     run = Run.objects.get(id=run_id)
-    steps = []
+    steps: list[Step] = []
     nodes = None
     if step_keys is not None:
         steps = list(Step.objects.filter(run=run, key__in=list(step_keys)).order_by("order"))
         nodes = sorted({step.node for step in steps})
-    return RunUpdate(run_id=str(run.id), status=run.status, cursor=str(cursor) if cursor else None,
-                     node_stats=node_stats(run, nodes), steps=steps, finished=finished or run.is_finished)
+    status = _final_status(finished_payload) if finished_payload is not None else run.status
+    return RunUpdate(run_id=str(run.id), status=status, cursor=str(cursor) if cursor else None,
+                     node_stats=node_stats(run, nodes), steps=steps, finished=finished_payload is not None)
+
+
+async def _run_updates(run_id: str) -> AsyncIterator[RunUpdate]:
+    start = await database_sync_to_async(last_event_id)(run_id)
+    finished_event = await database_sync_to_async(
+        lambda: Event.objects.filter(run_id=run_id, kind=FINISHED).values_list("payload", flat=True).first())()
+    if finished_event is not None:
+        yield await _snapshot(run_id, None, start, finished_event)
+        return
+    yield await _snapshot(run_id, None, start or None, None)
+    changed: set[str] = set()
+    last_sent = time.monotonic()
+    cursor: int | None = None
+    finished_payload: dict | None = None
+    stream = event_rows(run_id, start)
+    pending = asyncio.ensure_future(stream.__anext__())
+    try:
+        while finished_payload is None:
+            timeout = max(0.0, UPDATE_INTERVAL - (time.monotonic() - last_sent))
+            done, _ = await asyncio.wait({pending}, timeout=timeout if changed else None)
+            if pending in done:
+                for row in pending.result():
+                    if row["step_key"]:
+                        changed.add(row["step_key"])
+                    cursor = row["id"]
+                    if row["kind"] == FINISHED:
+                        finished_payload = row["payload"]
+                if finished_payload is None:
+                    pending = asyncio.ensure_future(stream.__anext__())
+            if finished_payload is not None or (changed and time.monotonic() - last_sent >= UPDATE_INTERVAL):
+                yield await _snapshot(run_id, changed, cursor, finished_payload)
+                changed = set()
+                last_sent = time.monotonic()
+    finally:
+        pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await pending
+        await stream.aclose()
+
+
+async def _run_events(run_id: str, after: int) -> AsyncIterator[RunEvent]:
+    async for rows in event_rows(run_id, after):
+        for row in rows:
+            yield RunEvent.from_values(**row)
 
 
 class RunSubscriptions(graphene.ObjectType):
@@ -90,54 +154,11 @@ class RunSubscriptions(graphene.ObjectType):
 
     @staticmethod
     async def subscribe_run_events(root, info, run_id, after=None):
+        cursor = parse_cursor(after, "event") or 0
         run = await _existing_run(run_id)
-        async for rows in event_rows(str(run.id), parse_cursor(after, "event") or 0):
-            for row in rows:
-                yield RunEvent.from_values(**row)
+        return _run_events(str(run.id), cursor)
 
     @staticmethod
     async def subscribe_run_updates(root, info, run_id):
         run = await _existing_run(run_id)
-        run_id = str(run.id)
-        first = await _snapshot(run_id, None, None, False)
-        yield first
-        if first.finished:
-            return
-        changed: set[str] = set()
-        last_sent = time.monotonic()
-        cursor = None
-        finished = False
-        rows_stream = event_rows(run_id, await database_sync_to_async(_last_id)(run_id))
-        pending = asyncio.ensure_future(rows_stream.__anext__())
-        try:
-            while not finished:
-                timeout = max(0.0, UPDATE_INTERVAL - (time.monotonic() - last_sent))
-                done, _ = await asyncio.wait({pending}, timeout=timeout if changed else None)
-                if pending in done:
-                    try:
-                        rows = pending.result()
-                    except StopAsyncIteration:
-                        finished = True
-                        rows = []
-                    for row in rows:
-                        if row["step_key"]:
-                            changed.add(row["step_key"])
-                        cursor = row["id"]
-                        finished = finished or row["kind"] == FINISHED
-                    if not finished:
-                        pending = asyncio.ensure_future(rows_stream.__anext__())
-                if finished or (changed and time.monotonic() - last_sent >= UPDATE_INTERVAL):
-                    yield await _snapshot(run_id, changed, cursor, finished)
-                    changed = set()
-                    last_sent = time.monotonic()
-        finally:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-            await rows_stream.aclose()
-
-
-def _last_id(run_id: str) -> int:
-    from runs.live.event_pump import last_event_id
-
-    return last_event_id(run_id)
+        return _run_updates(str(run.id))

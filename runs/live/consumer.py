@@ -155,6 +155,8 @@ class GraphQLWSConsumer(AsyncWebsocketConsumer):
         try:
             async for result in stream:
                 await self.send_json({"type": "next", "id": operation_id, "payload": _result_payload(result)})
+        except GraphQLError as error:  # raised while streaming: an error for this operation
+            await self._send_errors(operation_id, [error])
         finally:
             await stream.aclose()
 

@@ -10,10 +10,8 @@ for ``CANCEL_GRACE_SECONDS`` is killed with its whole process group.
 from __future__ import annotations
 
 import signal
-import socket
 from datetime import timedelta
 
-import psutil
 from django.db import connection, transaction
 
 from dagviz.execution.events import ErrorInfo, RunFinished, StepFailed, StepSkipped
@@ -24,6 +22,7 @@ from runs.live import hints
 from runs.models import ACTIVE_STATUSES, Event, Run, RunStatus, Step
 from runs.services.launch import dispatch_queued_runs
 from runs.services.terminate import signal_worker
+from runs.services.worker_process import ELSEWHERE, OURS, worker_process_state
 
 CHECK_INTERVAL_SECONDS = 2.0
 STARTING_TIMEOUT_SECONDS = 120.0
@@ -47,23 +46,21 @@ def check_runs() -> list[str]:
 
 
 def dead_worker_reason(run: Run) -> str | None:
-    """Why the run's worker is known to be dead, or None while it may be alive."""
-    if not run.worker_pid:
-        if now() - run.created_at > timedelta(seconds=STARTING_TIMEOUT_SECONDS):
-            return f"The run worker did not start within {STARTING_TIMEOUT_SECONDS:g} s."
-        return None
-    if run.worker_host and run.worker_host != socket.gethostname():
+    """Why the run's worker is known to be gone, or None while it may be alive."""
+    state = worker_process_state(run)
+    if state == ELSEWHERE:
+        if not run.worker_pid:
+            if now() - run.created_at > timedelta(seconds=STARTING_TIMEOUT_SECONDS):
+                return f"The run worker did not start within {STARTING_TIMEOUT_SECONDS:g} s."
+            return None
         beat = run.heartbeat_at or run.started_at or run.created_at
         if now() - beat > timedelta(seconds=STALE_HEARTBEAT_SECONDS):
             return f"The worker on {run.worker_host} sent no heartbeat for {STALE_HEARTBEAT_SECONDS:g} s."
         return None
-    try:
-        process = psutil.Process(run.worker_pid)
-        alive = process.status() != psutil.STATUS_ZOMBIE and str(run.id) in " ".join(process.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        alive = False
-    if alive:
+    if state == OURS:
         return None
+    if run.status == RunStatus.CANCELING:
+        return f"The run was canceled; its worker (pid {run.worker_pid}) stopped before recording the end."
     return f"The run worker (pid {run.worker_pid}) died without finishing the run (killed, or out of memory)."
 
 

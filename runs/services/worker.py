@@ -15,6 +15,7 @@ from runs.event_sink import DatabaseEventSink
 from runs.lifecycle import move_run, now
 from runs.models import Run, RunStatus
 from runs.services.launch import dispatch_queued_runs
+from runs.services.terminate import CANCELED_BEFORE_START
 from runs.workspace import get_workspace
 
 logger = logging.getLogger(__name__)
@@ -23,12 +24,14 @@ CANCEL_CHECK_SECONDS = 0.5
 
 def run_worker(run_id: str) -> str:
     """Execute one claimed (STARTING) run to its end; returns the final status."""
+    cancel_on_sigterm()  # from here on, SIGTERM cancels the run instead of killing this process
     if not move_run(run_id, RunStatus.STARTED, started_at=now(), worker_pid=os.getpid(),
                     worker_host=socket.gethostname(), heartbeat_at=now()):
+        if move_run(run_id, RunStatus.CANCELED, failure_reason=CANCELED_BEFORE_START):
+            return RunStatus.CANCELED  # terminated while this worker was starting
         status = Run.objects.filter(id=run_id).values_list("status", flat=True).first()
         logger.warning("Run %s is %s, not STARTING: nothing to do.", run_id, status)
         return str(status)
-    cancel_on_sigterm()
     run = Run.objects.get(id=run_id)
     try:
         status, reason = _execute(run)

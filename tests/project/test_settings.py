@@ -110,7 +110,12 @@ def test_channel_layer_is_in_memory_by_default_and_redis_on_request() -> None:
     redis = channel_layer_settings("redis", "redis://cache:6379/1")
     assert redis["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     assert redis["default"]["CONFIG"] == {"hosts": ["redis://cache:6379/1"]}
-    assert "channels_redis" not in sys.modules
+    # Loading the settings never imports the Redis layer (checked in a fresh interpreter).
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, dagviz.settings; print('channels_redis' in sys.modules)"],
+        capture_output=True, text=True, check=True, env={**os.environ, "DAGVIZ_CHANNEL_LAYER": "redis"},
+    )
+    assert probe.stdout.strip() == "False"
 
 
 def test_unknown_channel_layer_is_rejected_with_the_choices() -> None:

@@ -205,3 +205,32 @@ def gather_retried(values: list) -> list:
 @job(description="Every mapped step fails once, then succeeds on its retry.")
 def retried_keys():
     gather_retried(emit_two().map(fail_first_attempt).collect())
+
+
+# -- an emitter whose first attempt fails after two keys; its retry yields all three -------------------
+
+
+@op(out=DynamicOut(), retry_policy=RetryPolicy(max_retries=1))
+def emit_with_retry(context):
+    checkpoint(context)
+    for index, key in enumerate(["k0", "k1", "k2"]):
+        if index == 2 and context.retry_number == 0:
+            raise Failure("first attempt fails after two keys")
+        yield DynamicOutput(key, mapping_key=key)
+
+
+@op
+def echo_key(context, key: str) -> str:
+    checkpoint(context)
+    return key
+
+
+@op
+def gather_echoes(context, values: list) -> list:
+    checkpoint(context)
+    return values
+
+
+@job(description="The emitter yields k0, k1, fails, and its retry yields k0, k1, k2.")
+def retried_emitter():
+    gather_echoes(emit_with_retry().map(echo_key).collect())

@@ -13,7 +13,7 @@ import psutil
 
 from dagviz.step_keys import parse_step_key
 from dagviz.storage.output_store import open_output_store
-from runs.models import FINISHED_STATUSES, Run, RunStatus, Step
+from runs.models import FINISHED_STATUSES, Run, Step
 from runs.services.launch import worker_log_path
 
 WORKSPACE = ["dagviz.examples", "tests.runs.jobs"]

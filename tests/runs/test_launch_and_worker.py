@@ -17,9 +17,7 @@ from tests.runs.support import (
     output_of,
     statuses,
     wait_finished,
-    wait_status,
     wait_step,
-    wait_until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,0 +1,60 @@
+"""Jobs for the GraphQL tests; run workers (started by the daphne servers) load them through ``DAGVIZ_WORKSPACE``.
+
+``gated_fanout`` yields its keys in the order its config lists them (not sorted order), maps
+``square`` over them (each logs one line), collects them into ``add_up`` and feeds the sum to
+``describe_total`` through a plain input: every input kind (DYNAMIC, COLLECT, PLAIN) in one
+small job. Its emitter can stop before given keys until a file exists (``gate_dir``/``<index>``
+for each index in ``gate_before``), so a test can hold a run in the middle, for as long as it
+needs, without timing guesses.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dagviz import DynamicOut, DynamicOutput, Field, job, op
+
+GATE_LIMIT_SECONDS = 60.0
+
+
+def wait_for_gate(path: str) -> None:
+    """Block until ``path`` exists (at most GATE_LIMIT_SECONDS, so a forgotten gate cannot hang a worker)."""
+    deadline = time.monotonic() + GATE_LIMIT_SECONDS
+    while not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@op(out=DynamicOut(), config_schema={
+    "keys": Field([str], default_value=["zeta", "alpha", "mid"], description="Mapping keys, in yield order."),
+    "gate_dir": Field(str, default_value="", description="Directory of the gate files (none: no gates)."),
+    "gate_before": Field([int], default_value=[], description="Before yielding key i, wait for gate_dir/i."),
+})
+def emit_gated(context):
+    """Yield one key per configured name, value = its position."""
+    config = context.op_config
+    for index, key in enumerate(config["keys"]):
+        if config["gate_dir"] and index in config["gate_before"]:
+            wait_for_gate(str(Path(config["gate_dir"]) / str(index)))
+        yield DynamicOutput(index, mapping_key=key)
+
+
+@op
+def square(context, value: int) -> int:
+    context.log.info(f"squaring {context.get_mapping_key()}")
+    return value * value
+
+
+@op
+def add_up(values: list) -> int:
+    return sum(values)
+
+
+@op(config_schema={"prefix": Field(str, default_value="total=", description="Text before the number.")})
+def describe_total(context, total: int) -> str:
+    return f"{context.op_config['prefix']}{total}"
+
+
+@job(description="Keys in configured order -> square each -> sum -> a sentence; the emitter can wait on a file.")
+def gated_fanout():
+    describe_total(add_up(emit_gated().map(square).collect()))
