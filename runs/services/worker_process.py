@@ -18,10 +18,13 @@ def worker_process_state(run: Run) -> str:
         return ELSEWHERE
     try:
         process = psutil.Process(run.worker_pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
+        if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
             return GONE
-        return OURS if str(run.id) in " ".join(process.cmdline()) else OTHER
+        command = process.cmdline()
     except psutil.NoSuchProcess:
         return GONE
     except psutil.AccessDenied:
         return OTHER
+    if not command:
+        return GONE  # a process that is exiting has already lost its command line
+    return OURS if str(run.id) in " ".join(command) else OTHER
