@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 	$(VENV_PY) -m pip install -e '.[test]'
 	touch $(STAMP)
 
+# The web UI on http://127.0.0.1:8000 (daphne), with the run monitor beside it; Ctrl-C stops both.
 run: install
 	$(VENV_PY) manage.py migrate --noinput
-	$(VENV)/bin/dagviz execute -m dagviz.examples -j process_directory
+	@echo "dagviz web UI: http://127.0.0.1:8000/  (Ctrl-C to stop)"
+	@$(VENV_PY) manage.py monitor_runs & monitor=$$!; \
+	trap 'kill $$monitor 2>/dev/null' EXIT INT TERM; \
+	$(VENV_PY) -m daphne -b 127.0.0.1 -p 8000 dagviz.asgi:application; \
+	status=$$?; kill $$monitor 2>/dev/null; wait $$monitor 2>/dev/null; exit $$status
 
 test: install
 	$(VENV_PY) -m pytest

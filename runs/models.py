@@ -118,7 +118,10 @@ class Event(models.Model):
     payload = models.JSONField(default=dict)
 
     class Meta:
-        indexes = [models.Index(fields=["run", "id"])]
+        indexes = [
+            models.Index(fields=["run", "id"]),
+            models.Index(fields=["run", "step_key", "kind"]),  # a step's logs and events
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.kind} {self.step_key or ''}"

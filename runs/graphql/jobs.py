@@ -5,10 +5,11 @@ from __future__ import annotations
 import graphene
 from graphql import GraphQLError
 
-from dagviz.config.run_config import default_run_config, run_config_type
+from dagviz.config.run_config import default_run_config, resolve_run_config, run_config_type
 from dagviz.definitions.composition import COLLECT, DEFAULT, NodeSpec
-from dagviz.errors import UnknownJobError
+from dagviz.errors import InvalidConfigError, UnknownJobError
 from runs.graphql.enums import InputKind
+from runs.graphql.errors import JobNotFoundError, RunConfigValidationInvalid
 from runs.workspace import get_workspace
 
 
@@ -85,7 +86,19 @@ class WorkspaceError(graphene.ObjectType):
     message = graphene.String(required=True, description="The error with its traceback.")
 
 
+class RunConfigValid(graphene.ObjectType):
+    job_name = graphene.String(required=True)
+
+
+class RunConfigValidationResult(graphene.Union):
+    class Meta:
+        types = (RunConfigValid, RunConfigValidationInvalid, JobNotFoundError)
+
+
 class JobQueries(graphene.ObjectType):
+    validate_run_config = graphene.Field(
+        RunConfigValidationResult, required=True, job_name=graphene.String(required=True),
+        run_config=graphene.JSONString(), description="Check a run config without launching anything.")
     jobs = graphene.List(graphene.NonNull(Job), required=True)
     job = graphene.Field(Job, name=graphene.String(required=True))
     workspace_errors = graphene.List(graphene.NonNull(WorkspaceError), required=True)
@@ -100,6 +113,19 @@ class JobQueries(graphene.ObjectType):
             return get_workspace().get(name)
         except UnknownJobError as error:
             raise GraphQLError(str(error)) from None
+
+    @staticmethod
+    def resolve_validate_run_config(root, info, job_name, run_config=None):
+        try:
+            job = get_workspace().get(job_name)
+            if run_config is not None and not isinstance(run_config, dict):
+                raise InvalidConfigError([("", f"run config must be a JSON object, got {type(run_config).__name__}")])
+            resolve_run_config(job.name, job.nodes, run_config or {})
+        except UnknownJobError as error:
+            return JobNotFoundError(message=str(error))
+        except InvalidConfigError as error:
+            return RunConfigValidationInvalid.from_error(error)
+        return RunConfigValid(job_name=job.name)
 
     @staticmethod
     def resolve_workspace_errors(root, info):

@@ -152,7 +152,7 @@ class RunType(graphene.ObjectType):
         if status:
             steps = steps.filter(status__in=[enum_value(s) for s in status])
         if key_contains:
-            steps = steps.filter(key__contains=key_contains)
+            steps = steps.filter(key__icontains=key_contains)
         if error_contains:
             steps = steps.filter(Q(error__message__icontains=error_contains))
         position = parse_cursor(after, "step")

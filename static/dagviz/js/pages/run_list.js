@@ -1,0 +1,5 @@
+// The home page and the run list: unfinished runs update their status live.
+
+import { keepRunRowsLive } from "../run_rows_live.js";
+
+keepRunRowsLive();

@@ -1,0 +1,38 @@
+// Statuses of runs and steps: their order, text and icon, so status is never shown by colour alone.
+
+export const STEP_STATUSES = ["PENDING", "RUNNING", "SUCCESS", "FAILURE", "SKIPPED", "REUSED"];
+
+// nodeStats field for each step status
+export const STAT_FIELD = {
+  PENDING: "pending", RUNNING: "running", SUCCESS: "succeeded",
+  FAILURE: "failed", SKIPPED: "skipped", REUSED: "reused",
+};
+
+export const STATUS_ICON = {
+  QUEUED: "…", STARTING: "◔", STARTED: "▶", CANCELING: "■", CANCELED: "■",
+  PENDING: "○", RUNNING: "▶", SUCCESS: "✓", FAILURE: "✗", SKIPPED: "⤼", REUSED: "♻",
+};
+
+export const STATUS_LABEL = {
+  PENDING: "pending", RUNNING: "running", SUCCESS: "succeeded",
+  FAILURE: "failed", SKIPPED: "skipped", REUSED: "reused",
+};
+
+// Colours for canvas drawings; CSS uses the same values through .status-* classes.
+export const STATUS_COLOR = {
+  PENDING: "#c9ced6", RUNNING: "#3b82f6", SUCCESS: "#2e9e5b", FAILURE: "#d9383a",
+  SKIPPED: "#a78b5b", REUSED: "#8b6fd6",
+};
+
+export const STATUS_CODE = Object.fromEntries(STEP_STATUSES.map((status, index) => [status, index]));
+
+export const FINISHED_RUN = new Set(["SUCCESS", "FAILURE", "CANCELED"]);
+
+export function isFinishedRun(status) {
+  return FINISHED_RUN.has(status);
+}
+
+export function setStatusClass(element, status) {
+  for (const name of [...element.classList]) if (name.startsWith("status-")) element.classList.remove(name);
+  element.classList.add("status", `status-${status}`);
+}

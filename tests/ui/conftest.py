@@ -1,0 +1,181 @@
+"""Browser tests of the web UI: a real daphne server, real run workers and Debian's Chromium.
+
+The server is started once per session on the test database (a committed database: tests use
+``@pytest.mark.django_db(transaction=True)``), and each test gets a fresh browser page. After a
+test, every run it started must have ended (their workers write to the database the next test
+gets), and the page's screenshot is saved under ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls of the tests are fine.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
+SERVER_START_SECONDS = 30
+RUNS_END_SECONDS = 30
+EXPECT_TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class UIServer:
+    """``daphne dagviz.asgi:application`` on a free port, on the test database; ready once /healthz answers."""
+
+    def __init__(self) -> None:
+        from runs.services.launch import database_url_for_workers
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(settings.DAGVIZ_HOME) / "logs" / f"ui-daphne-{self.port}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "dagviz.settings",
+            "DATABASE_URL": database_url_for_workers(),
+            "DAGVIZ_HOME": str(settings.DAGVIZ_HOME),
+            "DAGVIZ_WORKSPACE": "dagviz.examples",
+            "PYTHONUNBUFFERED": "1",
+        }
+        for name in ("DAGVIZ_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+            env.pop(name, None)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dagviz.asgi:application"],
+                env=env, cwd=settings.BASE_DIR, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"daphne exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"daphne did not answer /healthz in {SERVER_START_SECONDS} s:\n{self.log()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ui_server(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = UIServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _end_runs_left_running() -> list[str]:
+    """Wait for the test's runs to end; terminate the process groups of those that do not."""
+    from runs.models import ACTIVE_STATUSES, Run, RunStatus
+
+    active = (*ACTIVE_STATUSES, RunStatus.QUEUED)
+    deadline = time.monotonic() + RUNS_END_SECONDS
+    while Run.objects.filter(status__in=active).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = []
+    for run in Run.objects.filter(status__in=active).exclude(worker_pid=None):
+        left.append(f"{run.job_name} {run.id} {run.status}")
+        try:
+            os.killpg(run.worker_pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    # A finished run's worker exits right after writing its end; let it go before the flush.
+    for pid in Run.objects.exclude(worker_pid=None).values_list("worker_pid", flat=True):
+        deadline = time.monotonic() + 5
+        while _running_in_group(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return left
+
+
+def _running_in_group(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies only wait for daphne to reap them)."""
+    import psutil
+
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return False
+
+
+@pytest.fixture
+def page(request, ui_server, browser, transactional_db):
+    """A fresh page on the server; its console errors fail the test; a screenshot is kept at the end."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=ui_server.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
+    page.errors = errors
+    yield page
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-end.png"), full_page=True)
+    except Exception:  # a failed test may have closed the page; the screenshot is a bonus
+        pass
+    context.close()
+    left = _end_runs_left_running()
+    assert not left, f"runs still going after the test (killed): {left}\n{ui_server.log()[-3000:]}"
+    assert not errors, "errors in the browser:\n" + "\n".join(errors)
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
