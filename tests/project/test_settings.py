@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import asyncio
 import os
 import subprocess
 import sys
@@ -175,14 +176,16 @@ def test_healthz_rejects_writes(client: Client) -> None:
     assert client.post("/healthz").status_code == 405
 
 
-@pytest.mark.asyncio
-async def test_asgi_application_serves_http() -> None:
+def test_asgi_application_serves_http() -> None:
     from channels.testing import HttpCommunicator
 
     from dagviz.asgi import application
 
-    communicator = HttpCommunicator(application, "GET", "/healthz", headers=[(b"host", b"localhost")])
-    response = await communicator.get_response()
+    async def get_healthz() -> dict:
+        communicator = HttpCommunicator(application, "GET", "/healthz", headers=[(b"host", b"localhost")])
+        return await communicator.get_response()
+
+    response = asyncio.run(get_healthz())  # its own event loop, whatever earlier tests left behind
     assert response["status"] == 200
     assert json.loads(response["body"]) == {"ok": True}
 
