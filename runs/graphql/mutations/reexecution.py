@@ -47,11 +47,17 @@ def reexecution_error(error: Exception) -> object | None:
     return None
 
 
+class ReexecutionArguments:
+    """The arguments both mutations take: which run, which strategy, and for SELECTED which keys."""
+
+    parent_run_id = graphene.ID(required=True)
+    strategy = ReexecutionStrategy(required=True)
+    step_keys = graphene.List(graphene.NonNull(graphene.String))
+
+
 class PreviewReexecution(graphene.Mutation):
-    class Arguments:
-        parent_run_id = graphene.ID(required=True)
-        strategy = ReexecutionStrategy(required=True)
-        step_keys = graphene.List(graphene.NonNull(graphene.String))
+    class Arguments(ReexecutionArguments):
+        pass
 
     Output = ReexecutionPlanResult
 
@@ -65,10 +71,8 @@ class PreviewReexecution(graphene.Mutation):
 
 
 class ReexecuteRun(graphene.Mutation):
-    class Arguments:
-        parent_run_id = graphene.ID(required=True)
-        strategy = ReexecutionStrategy(required=True)
-        step_keys = graphene.List(graphene.NonNull(graphene.String))
+    class Arguments(ReexecutionArguments):
+        pass
 
     Output = ReexecuteRunResult
 
