@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import asyncio
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -185,7 +186,9 @@ def test_asgi_application_serves_http() -> None:
         communicator = HttpCommunicator(application, "GET", "/healthz", headers=[(b"host", b"localhost")])
         return await communicator.get_response()
 
-    response = asyncio.run(get_healthz())  # its own event loop, whatever earlier tests left behind
+    # A thread of its own, so its event loop is independent of whatever earlier tests left running.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        response = pool.submit(asyncio.run, get_healthz()).result(timeout=30)
     assert response["status"] == 200
     assert json.loads(response["body"]) == {"ok": True}
 
