@@ -9,6 +9,14 @@ The last line is the median over the repetitions.
     python bench/fanout.py --mode multiprocess --workers 2 --n 10000
     python bench/fanout.py --mode multiprocess --workers 2 --n 100 --sleep-ms 50
     python bench/fanout.py --mode in_process --n 100000 --repeat 1
+    python bench/fanout.py --mode dask --workers 2 --n 10000 --repeat 3
+    python bench/fanout.py --mode dask --workers 2 --n 100 --sleep-ms 50 --repeat 3
+    python bench/fanout.py --mode dask --dask-cluster running --workers 2 --n 100 --sleep-ms 50 --repeat 3
+
+With ``--mode dask`` the run starts its own LocalCluster (process workers, one thread each)
+and closes it, inside the timed region; with ``--dask-cluster running`` the LocalCluster is
+started before the clock starts and the run connects to it by address, as a run does on a
+long-lived cluster.
 """
 
 from __future__ import annotations
@@ -42,9 +50,30 @@ def run_once(args: argparse.Namespace) -> dict:
         run_config["execution"] = {"multiprocess": {"max_concurrent": args.workers}}
         executor = "multiprocess"
         store = f"file://{tempfile.mkdtemp(prefix='dagviz-bench-')}"
+    cluster = None
+    if args.mode == "dask":
+        # A LocalCluster of process workers with one thread each, started (and closed) by the run,
+        # or already running (configured as the executor configures its own).
+        run_config["execution"] = {"dask": {"n_workers": args.workers, "threads_per_worker": 1}}
+        executor = "dask"
+        store = f"file://{tempfile.mkdtemp(prefix='dagviz-bench-')}"
+        if args.dask_cluster == "running":
+            import dask
+            from distributed import Client, LocalCluster
+
+            from dagviz.execution.executors.dask import LOCAL_SCHEDULER_CONFIG
+
+            with dask.config.set(LOCAL_SCHEDULER_CONFIG):
+                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+            with Client(cluster, set_as_default=False) as client:
+                client.wait_for_workers(args.workers)
+            run_config["execution"] = {"dask": {"address": cluster.scheduler_address}}
     began = time.perf_counter()
     result = execute_job(job, run_config, executor=executor, output_store=store, pointer=workspace.pointers["fanout"])
     wall = time.perf_counter() - began
+    if cluster is not None:
+        cluster.close()
     assert result.success, result.failure_reason
     assert result.output_for_node("total") == args.n * (args.n + 1) // 2
     yielded = {e.mapping_key: e.timestamp for e in result.events if isinstance(e, DynamicOutputYielded)}
@@ -54,7 +83,7 @@ def run_once(args: argparse.Namespace) -> dict:
     first_mapped = min(started.values())
     key_to_start = [started[key] - yielded[key] for key in yielded]
     return {
-        "mode": args.mode, "workers": args.workers if args.mode == "multiprocess" else 1, "n": args.n,
+        "mode": args.mode, "workers": args.workers if args.mode in ("multiprocess", "dask") else 1, "n": args.n,
         "sleep_ms": args.sleep_ms, "interval_ms": args.interval_ms, "wall_s": round(wall, 3),
         "ms_per_key": round(wall * 1000 / args.n, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -66,7 +95,9 @@ def run_once(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=["in_process", "multiprocess"], default="in_process")
+    parser.add_argument("--mode", choices=["in_process", "multiprocess", "dask"], default="in_process")
+    parser.add_argument("--dask-cluster", choices=["own", "running"], default="own",
+                        help="dask mode: the run starts its own LocalCluster, or uses one started before the clock")
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sleep-ms", type=int, default=0)
@@ -88,7 +119,8 @@ def main() -> None:
     median = {key: statistics.median(row[key] for row in rows) for key in
               ("wall_s", "ms_per_key", "peak_rss_mb", "worker_peak_rss_mb", "first_key_to_mapped_start_ms",
                "median_key_to_start_ms")}
-    print(json.dumps({"median_of": len(rows), **{k: rows[0][k] for k in ("mode", "workers", "n", "sleep_ms")}, **median}))
+    print(json.dumps({"median_of": len(rows), **{k: rows[0][k] for k in ("mode", "workers", "n", "sleep_ms")},
+                      **({"dask_cluster": args.dask_cluster} if args.mode == "dask" else {}), **median}))
 
 
 if __name__ == "__main__":

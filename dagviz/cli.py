@@ -1,7 +1,7 @@
 """The ``dagviz`` command: list jobs and run one in the terminal.
 
     dagviz jobs [-f FILE.py | -m MODULE]
-    dagviz execute (-f FILE.py | -m MODULE) -j JOB [-c run_config.yaml] [--executor in_process|multiprocess]
+    dagviz execute (-f FILE.py | -m MODULE) -j JOB [-c run_config.yaml] [--executor in_process|multiprocess|dask]
 
 Exit status: 0 success, 1 the run failed, 2 bad input (unknown job, invalid config, unreadable file).
 """
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_source_arguments(execute)
     execute.add_argument("-j", "--job", help="job name (optional when the source defines one job)")
     execute.add_argument("-c", "--config", help="run config file (YAML or JSON)")
-    execute.add_argument("--executor", choices=["in_process", "multiprocess"],
+    execute.add_argument("--executor", choices=["in_process", "multiprocess", "dask"],
                          help="overrides the run config's execution section (default in_process)")
     return parser
 

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from dagviz.config.run_config import resolve_run_config
 from dagviz.errors import DagvizError
-from dagviz.execution.executors import EXECUTOR_NAMES
+from dagviz.execution.executors import EXECUTOR_NAMES, check_executor_available
 from dagviz.home import default_output_store_url
 from runs.lifecycle import move_run
 from runs.models import ACTIVE_STATUSES, Run, RunStatus
@@ -34,6 +34,7 @@ def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None 
     executor = executor or config.executor.name
     if executor not in EXECUTOR_NAMES:
         raise DagvizError(f"Unknown executor '{executor}'; valid executors: {', '.join(EXECUTOR_NAMES)}.")
+    check_executor_available(executor)  # e.g. dask without the dask extra: refused here, not in the worker
     run = Run.objects.create(
         job_name=job.name, run_config=run_config, tags=dict(tags or {}), executor=executor,
         output_store=output_store or default_output_store_url(), parent_run=parent,

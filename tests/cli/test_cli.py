@@ -100,8 +100,8 @@ USER_JOB = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
-def test_execute_a_job_from_a_file_with_either_executor(tmp_path, executor):
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess", "dask"])
+def test_execute_a_job_from_a_file_with_any_executor(tmp_path, executor):
     source = tmp_path / "user_jobs.py"
     source.write_text(USER_JOB)
     result = dagviz("execute", "-f", str(source), "--executor", executor, cwd=tmp_path,

@@ -171,3 +171,28 @@ def worker_killed():
 @job
 def worker_killed_retried():
     gather(three_keys().map(die_once_retried).collect())
+
+
+# -- dask: an emitter that yields until the run is terminated -----------------------------------
+
+
+@op(out=DynamicOut(), config_schema={"n": Field(int, default_value=400), "interval": Field(float, default_value=0.05),
+                                     "marker_dir": str})
+def keep_yielding(context):
+    """Writes a file per key before yielding it, so a test can see when it stops."""
+    for index in range(context.op_config["n"]):
+        with open(os.path.join(context.op_config["marker_dir"], f"k{index}"), "w"):
+            pass
+        yield DynamicOutput(index, mapping_key=f"k{index}")
+        time.sleep(context.op_config["interval"])
+
+
+@op
+def nap(value: int) -> int:
+    time.sleep(0.2)
+    return value
+
+
+@job
+def keeps_yielding():
+    gather(keep_yielding().map(nap).collect())

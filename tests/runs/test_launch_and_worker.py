@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import psutil
 import pytest
@@ -85,6 +86,22 @@ def test_the_run_config_and_executor_reach_the_worker():
     run = assert_finished_as(run.id, RunStatus.SUCCESS)
     assert output_of(run, "gather_letters") == ["Z!", "Y!"]
     assert run.events.get(kind="RUN_STARTED").payload["executor"] == "multiprocess"
+
+
+def test_a_persisted_run_can_execute_on_a_dask_local_cluster():
+    run = launch_run("letters", {"ops": {"emit_letters": {"config": {"keys": ["q", "r"]}}},
+                                 "execution": {"dask": {"n_workers": 1}}})
+    assert run.executor == "dask"
+    run = assert_finished_as(run.id, RunStatus.SUCCESS)
+    assert output_of(run, "gather_letters") == ["Q!", "R!"]
+    assert run.events.get(kind="RUN_STARTED").payload["executor"] == "dask"
+
+
+def test_a_dask_run_is_refused_at_launch_when_the_dask_extra_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError
+    with pytest.raises(DagvizError, match=r"pip install 'dagviz\[dask\]'"):
+        launch_run("letters", {"execution": {"dask": {}}})
+    assert Run.objects.count() == 0
 
 
 @pytest.mark.parametrize("job, config, executor, error", [

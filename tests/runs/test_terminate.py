@@ -87,6 +87,30 @@ def test_terminating_a_multiprocess_run_stops_its_step_processes(control):
     assert set(control.ran(run.id)) == {"emit_letters", "shout[d]", *running}
 
 
+def test_terminating_a_dask_run_cancels_its_tasks_and_closes_its_local_cluster(control):
+    blocked = ["shout[b]", "shout[a]", "shout[c]"]
+    control.set(block=blocked)
+    run = launch_run("letters", {"execution": {"dask": {"n_workers": 2}}})
+
+    def two_running() -> list[str]:
+        running = [key for key, status in statuses(run).items() if status == "RUNNING" and key in blocked]
+        return running if len(running) == 2 else []
+
+    running = wait_until(two_running, 60, "two blocked steps to run on the dask workers", run.id)
+    pgid = Run.objects.get(id=run.id).worker_pid
+    step_pids = [control.pids(run.id)[key] for key in running]
+    assert len(set(step_pids)) == 2 and pgid not in step_pids  # two dask worker processes
+
+    assert terminate_run(str(run.id)).status == RunStatus.CANCELING
+    run = _assert_canceled_cleanly(run.id, running, pgid)  # the LocalCluster's processes are gone too
+    assert (run.ended_at - run.canceling_since).total_seconds() < 5  # running steps were not waited for
+    for pid in step_pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, pid
+    after = statuses(run)
+    assert after["gather_letters"] == "SKIPPED"
+    assert run.events.get(kind="RUN_STARTED").payload["executor"] == "dask"
+
+
 def test_terminating_a_run_whose_worker_is_still_starting_ends_it_canceled():
     run = launch_run("letters")
     assert run.status == RunStatus.STARTING  # claimed; its worker is still booting

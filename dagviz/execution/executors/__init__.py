@@ -9,6 +9,18 @@ from dagviz.execution.executors.base import Executor
 EXECUTOR_NAMES = ("in_process", "multiprocess", "dask")
 
 
+DASK_MISSING = "The dask executor needs the dask extra: pip install 'dagviz[dask]'"
+
+
+def check_executor_available(name: str) -> None:
+    """Raise a ``DagvizError`` now if executor ``name`` needs an optional dependency that is not installed."""
+    if name == "dask":
+        try:
+            import distributed  # noqa: F401  (dask.distributed, from the dask extra)
+        except ImportError:
+            raise DagvizError(DASK_MISSING) from None
+
+
 def make_executor(choice: ExecutorChoice) -> Executor:
     """The executor named in run config (``execution: {multiprocess: {max_concurrent: 2}}``)."""
     if choice.name == "in_process":
@@ -20,5 +32,9 @@ def make_executor(choice: ExecutorChoice) -> Executor:
 
         return MultiprocessExecutor(choice.config.get("max_concurrent"), choice.config.get("start_method", "spawn"))
     if choice.name == "dask":
-        raise DagvizError("The dask executor is not available in this installation of dagviz.")
+        check_executor_available("dask")
+        from dagviz.execution.executors.dask import DaskExecutor
+
+        config = choice.config
+        return DaskExecutor(config.get("address"), config.get("n_workers"), config.get("threads_per_worker"))
     raise DagvizError(f"Unknown executor '{choice.name}'; valid executors: {', '.join(EXECUTOR_NAMES)}.")

@@ -14,7 +14,7 @@ class Command(DagvizCommand):
     def add_arguments(self, parser):
         parser.add_argument("job")
         parser.add_argument("--config", help="run config: a YAML/JSON file or inline JSON")
-        parser.add_argument("--executor", choices=[name for name in EXECUTOR_NAMES if name != "dask"])
+        parser.add_argument("--executor", choices=EXECUTOR_NAMES)
         parser.add_argument("--wait", action="store_true", help="wait for the run to finish")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 

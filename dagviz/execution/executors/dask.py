@@ -1,0 +1,585 @@
+"""Run steps on a Dask cluster: a LocalCluster of worker processes, or any scheduler by address.
+
+Each step attempt is one Dask task running :func:`run_step_on_dask_worker`, a module-level
+function that loads the job from its :class:`~dagviz.workspace.JobPointer` (once per worker
+process), opens the output store from its URL and runs the step. Only small things travel
+through the scheduler: the task (step key, config, input refs) and events (output refs,
+logs); values go through the output store, which every worker must share (``file://`` on
+one machine or a shared filesystem, ``s3://...`` on a cluster).
+
+Events reach the coordinator on a Dask topic of the run (``Worker.log_event`` -> scheduler
+-> ``Client.subscribe_topic`` here; measured: median 0.9 ms from a worker, 50,000 messages
+a second, never blocking the step). A step publishes its start, each dynamic output and
+each log line at once, and the rest of its events (outputs, success or failure) in one last
+message. The task's result holds the same last events, read only if that message is missing.
+A ``distributed.Queue`` was measured too: 1.4 ms, but each put is a request the step waits
+for (2,000 puts took 1.6 s), and a ``Variable`` keeps only its latest value.
+
+A worker that dies while a step runs: the step comes back as a ``StepFailed`` whose error
+is ``WorkerLost``; the coordinator's retry policy decides whether it runs again (a new
+attempt, on any worker). Steps only queued at that worker are sent again without counting
+an attempt. Dask itself never re-runs a step: tasks are submitted with ``retries=0``, a
+LocalCluster's scheduler gets ``allowed-failures: 0``, and a scheduler that still restarts
+a task after its worker died (Dask's default) is noticed at the task's second start, which
+is stopped and reported as the first one lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import pickle
+import queue
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import dask
+from distributed import Client, Future, LocalCluster, get_worker
+from distributed.scheduler import KilledWorker
+
+from dagviz.errors import DagvizError
+from dagviz.execution import interrupts
+from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted
+from dagviz.execution.step_runner import StepTask, error_info, run_step
+
+if TYPE_CHECKING:
+    from distributed import Worker
+
+    from dagviz.definitions.graph import JobDefinition
+    from dagviz.storage.output_store import OutputStore
+    from dagviz.workspace import JobPointer
+
+logger = logging.getLogger(__name__)
+
+PREFETCH_PER_THREAD = 16  # tasks submitted per worker thread: hides the scheduler's round trip between steps
+CONNECT_TIMEOUT = 30.0  # seconds to reach a scheduler given by address
+WORKER_WAIT_TIMEOUT = 60.0  # seconds for the cluster to have a worker (all of a LocalCluster's)
+SCHEDULER_LOST_TIMEOUT = 60.0  # seconds without a connection to the scheduler before the run fails
+EVENTS_GRACE_SECONDS = 10.0  # a finished task whose last message has not come by then: read its result
+SEND_DELAY_SECONDS = 0.005  # how long a submitted step may wait for others to go to the scheduler with it
+SEND_BATCH = 64  # ... or until this many are waiting
+FUTURES_CHECK_SECONDS = 0.1  # how often the futures in flight are looked at (lost workers)
+UNSTARTED_RESUBMITS = 3  # a task lost before it started is submitted again, at most this many times
+LATE_START_SECONDS = 0.3  # how long a task whose worker died waits for a start message still on its way
+THREADS_REFRESH_SECONDS = 1.0
+PUBLISH_TIMEOUT = 60.0  # seconds for a step to hand its first or last message to the scheduler
+CLOSE_TIMEOUT = 10.0  # seconds to close the client and a LocalCluster at the end of a run
+WORKER_STOP_SECONDS = 0.5  # after terminate, a LocalCluster's worker still running a step is killed after this
+
+
+# A LocalCluster's scheduler: never re-run a step whose worker died (dagviz reports it and its retry
+# policy decides), and send tasks to workers as soon as they are submitted (dagviz already limits how
+# many are in flight), instead of queuing them on the scheduler until a worker thread is free.
+LOCAL_SCHEDULER_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.scheduler.worker-saturation": float("inf"),
+}
+
+
+class DaskExecutorError(DagvizError):
+    """The Dask cluster could not be started, reached or used for this run."""
+
+
+# -- on the Dask worker ----------------------------------------------------------------------------
+
+_cache_lock = threading.Lock()
+_jobs: dict["JobPointer", "JobDefinition"] = {}
+_stores: dict[str, "OutputStore"] = {}
+
+
+def _job_and_store(pointer: "JobPointer", store_url: str) -> tuple["JobDefinition", "OutputStore"]:
+    """The job and the output store, loaded once per worker process and kept for later steps."""
+    from dagviz.storage.output_store import open_output_store
+
+    with _cache_lock:
+        job = _jobs.get(pointer)
+        if job is None:
+            job = _jobs[pointer] = pointer.load()
+        store = _stores.get(store_url)
+        if store is None:
+            store = _stores[store_url] = open_output_store(store_url)
+    return job, store
+
+
+def load_job_on_worker(pointer: "JobPointer", store_url: str) -> ErrorInfo | None:
+    """Run on every worker when a run starts (``Client.run``): loads the job, or says why it cannot."""
+    try:
+        _job_and_store(pointer, store_url)
+    except BaseException as error:  # any import failure is reported to the coordinator
+        return error_info(error)
+    return None
+
+
+class _Channel:
+    """Publishes one step's events on the run's topic, numbered, in the order they happen.
+
+    The first message (the step's start) and the last (its end) go to the scheduler on a
+    connection of their own, and the step goes on only once they are written there. So a
+    worker that dies while the op runs has told the scheduler that the step started (the
+    coordinator reports it lost: a failed attempt, not a step that never ran), and one that
+    dies right after a step has told its end (the step is not reported lost). Messages in
+    between (dynamic outputs, logs) go on the worker's batched stream, without waiting. The
+    two paths can overtake each other; the coordinator puts messages back in order.
+    """
+
+    def __init__(self, worker: "Worker", topic: str, token: str) -> None:
+        self.worker = worker
+        self.topic = topic
+        self.token = token
+        self.run = os.urandom(6).hex()  # tells this execution of the task from one Dask may start again
+        self.sent = 0
+        self._lock = threading.Lock()  # an op may log from several threads
+
+    def send(self, events: list[Event], last: bool = False) -> None:
+        with self._lock:
+            message = pickle.dumps((self.token, self.run, self.sent, last, self.worker.address, events),
+                                   pickle.HIGHEST_PROTOCOL)
+            if self.sent == 0 or last:
+                # Written to the socket before this returns (no reply awaited: the scheduler may be busy).
+                publish = self.worker.scheduler.log_event(topic=self.topic, msg=message, reply=False)
+                asyncio.run_coroutine_threadsafe(publish, self.worker.loop.asyncio_loop).result(PUBLISH_TIMEOUT)
+            else:
+                self.worker.log_event(self.topic, message)  # from a task thread: queued on the batched stream
+            self.sent += 1
+
+    def log(self, event: LogMessage) -> None:
+        self.send([event])
+
+
+def _canceled(worker: "Worker", key: str) -> bool:
+    state = worker.state.tasks.get(key)
+    return state is None or state.state in ("cancelled", "released", "forgotten")
+
+
+def run_step_on_dask_worker(task: StepTask, token: str, *, pointer: "JobPointer", store_url: str,
+                            topic: str) -> tuple[int, list[Event]]:
+    """The Dask task of one step attempt (its key is ``token``).
+
+    Every event is published on the run's topic: the step's start, each dynamic output and
+    each log line at once, the rest in one last message. The task's result repeats that last
+    message's events, with the number of messages published, for a coordinator that missed it.
+    A step whose task is canceled (run terminated) stops at its next dynamic output; Dask
+    cannot interrupt a thread, so code between yields runs on.
+    """
+    worker = get_worker()
+    job, store = _job_and_store(pointer, store_url)
+    channel = _Channel(worker, topic, token)
+    batch: list[Event] = []
+    events = run_step(task, job.nodes[task.node], store, channel.log)
+    for event in events:
+        if isinstance(event, (StepStarted, DynamicOutputYielded)):
+            channel.send(batch + [event])
+            batch = []
+            if isinstance(event, DynamicOutputYielded) and _canceled(worker, token):
+                events.close()
+                return channel.sent, []
+        else:
+            batch.append(event)
+    channel.send(batch, last=True)
+    return channel.sent, batch
+
+
+# -- in the coordinator ----------------------------------------------------------------------------
+
+
+class _Attempt:
+    """One step attempt given to Dask: its task, its Dask key and future, and what it has published."""
+
+    __slots__ = ("task", "key", "future", "run", "received", "started_on", "finished_at", "killed_at", "resubmits",
+                 "early", "early_since")
+
+    def __init__(self, task: StepTask, key: str, resubmits: int) -> None:
+        self.task = task
+        self.key = key
+        self.future: Future | None = None  # None until sent to the scheduler
+        self.run: str | None = None  # which execution of the task its messages come from
+        self.received = 0  # messages received from the topic
+        self.started_on: str | None = None  # the worker's address, once its first message arrived
+        self.finished_at: float | None = None  # when the future was first seen finished
+        self.killed_at: float | None = None  # when its worker was first seen dead (KilledWorker)
+        self.resubmits = resubmits
+        self.early: dict[int, tuple[bool, str, list[Event]]] = {}  # messages that overtook an earlier one
+        self.early_since = 0.0
+
+
+class DaskExecutor:
+    """Steps as Dask tasks; at most (cluster threads x ``PREFETCH_PER_THREAD``) submitted at once."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, n_workers: int | None = None,
+                 threads_per_worker: int | None = None) -> None:
+        # No address in run config: Dask's own setting (DASK_SCHEDULER_ADDRESS), else a LocalCluster.
+        self.address = address or dask.config.get("scheduler-address", None) or None
+        self.n_workers = n_workers or 2
+        self.threads_per_worker = threads_per_worker or 1
+        self._cluster: LocalCluster | None = None
+        self._client: Client | None = None
+        self._attempts: dict[str, _Attempt] = {}  # Dask key -> attempt submitted and not settled
+        self._unsent: list[_Attempt] = []  # submitted here, not yet sent to the scheduler (see _send_due)
+        self._unsent_since = 0.0
+        self._inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._key_prefix = uuid.uuid4().hex[:12]
+        self._numbers = itertools.count()
+        self._threads = 0
+        self._threads_checked = 0.0
+        self._futures_checked = 0.0
+        self._disconnected_since: float | None = None
+        self._topic = ""
+        self._terminated = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, job: "JobDefinition", pointer: "JobPointer | None", store: "OutputStore") -> None:
+        if pointer is None:
+            raise DagvizError(
+                f"Job '{job.name}' cannot run with the dask executor: workers must import it, so it has to be "
+                "defined at the top level of a module or file (load it with dagviz.workspace)."
+            )
+        if store.url == "memory://":
+            raise DagvizError("The dask executor needs an output store shared by its workers (file:// or s3://).")
+        self._pointer = pointer
+        self._store_url = store.url
+        self._topic = f"dagviz-events-{self._key_prefix}"
+        self._client = self._connect()
+        self._client.subscribe_topic(self._topic, self._on_topic_event)
+        self._check_workers_load_the_job()
+        self._refresh_threads(force=True)
+
+    def _connect(self) -> Client:
+        if self.address is None:
+            # A scheduler in this process; Dask must never re-run a step whose worker died (we report it).
+            with dask.config.set(LOCAL_SCHEDULER_CONFIG):
+                self._cluster = LocalCluster(
+                    n_workers=self.n_workers, threads_per_worker=self.threads_per_worker, processes=True,
+                    host="127.0.0.1", dashboard_address=None,
+                )
+            client = Client(self._cluster, set_as_default=False)
+            wanted = self.n_workers
+        else:
+            try:
+                client = Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            except (OSError, TimeoutError) as error:
+                raise DaskExecutorError(f"Could not connect to the Dask scheduler at {self.address}: {error}") from None
+            wanted = 1
+        try:
+            client.wait_for_workers(wanted, timeout=WORKER_WAIT_TIMEOUT)
+        except (TimeoutError, OSError):
+            client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+                self._cluster = None
+            raise DaskExecutorError(
+                f"No Dask worker joined {self._where()} within {WORKER_WAIT_TIMEOUT:g} s."
+            ) from None
+        return client
+
+    def _check_workers_load_the_job(self) -> None:
+        """Every current worker imports the job now: a run fails here, with the error, if they cannot."""
+        assert self._client is not None
+        results = self._client.run(load_job_on_worker, self._pointer, self._store_url)
+        for address, error in results.items():
+            if error is not None:
+                raise DaskExecutorError(
+                    f"Dask worker {address} could not load job '{self._pointer.job_name}' from "
+                    f"{self._pointer.file or self._pointer.module} (the workspace must be importable on every "
+                    f"worker): {error.class_name}: {error.message}\n{error.stack}"
+                )
+
+    def _refresh_threads(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._threads_checked < THREADS_REFRESH_SECONDS:
+            return
+        self._threads_checked = now
+        assert self._client is not None
+        if self._client.status != "running":
+            return  # keep the last known count; asking now would wait for the reconnection
+        try:
+            self._threads = int(self._client.scheduler_info(n_workers=0).get("total_threads", 0))
+        except (OSError, TimeoutError):
+            pass  # keep the last known count; next_events notices a lost scheduler
+
+    # -- submitting --------------------------------------------------------------------------------
+
+    def free_slots(self) -> int:
+        self._refresh_threads()
+        return max(self._threads, 1) * PREFETCH_PER_THREAD - len(self._attempts)
+
+    def submit(self, task: StepTask, resubmits: int = 0) -> None:
+        key = f"{task.node}-{self._key_prefix}-{next(self._numbers)}"
+        attempt = _Attempt(task, key, resubmits)
+        self._attempts[key] = attempt
+        if not self._unsent:
+            self._unsent_since = time.monotonic()
+        self._unsent.append(attempt)
+
+    def _send_due(self, now: float) -> float | None:
+        """Send the steps submitted here when due; returns how long until the next are due (None: none).
+
+        Steps go to the scheduler in batches, one graph update each: the scheduler's cost is
+        mostly per update. Submitted steps wait at most ``SEND_DELAY_SECONDS`` for others to
+        join them, and not at all while fewer than two per worker thread are in flight.
+        """
+        if not self._unsent:
+            return None
+        in_flight = len(self._attempts) - len(self._unsent)
+        waited = now - self._unsent_since
+        if in_flight >= 2 * max(self._threads, 1) and waited < SEND_DELAY_SECONDS and len(self._unsent) < SEND_BATCH:
+            return SEND_DELAY_SECONDS - waited
+        self._send()
+        return None
+
+    def _send(self) -> None:
+        """Send the steps submitted since the last call to the scheduler, in one graph update."""
+        if not self._unsent:
+            return
+        assert self._client is not None
+        if self._client.status != "running":
+            self._check_connection(time.monotonic())  # raises once the scheduler is given up for lost
+        unsent, self._unsent = self._unsent, []
+        keys = [attempt.key for attempt in unsent]
+        futures = self._client.map(
+            run_step_on_dask_worker, [attempt.task for attempt in unsent], keys, key=keys, pure=False, retries=0,
+            pointer=self._pointer, store_url=self._store_url, topic=self._topic,
+        )
+        for attempt, future in zip(unsent, futures):
+            attempt.future = future
+
+    # -- receiving ---------------------------------------------------------------------------------
+
+    def _on_topic_event(self, event: tuple[float, Any]) -> None:
+        self._inbox.put(event[1])  # runs in the client's event loop: hand over and return
+
+    def next_events(self, timeout: float | None) -> list[Event]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            send_in = self._send_due(now)
+            # Wake up now and then to look at the futures (lost workers) and the connection.
+            wait = FUTURES_CHECK_SECONDS if self._attempts else 1.0
+            if send_in is not None:
+                wait = min(wait, send_in)
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - now))
+            events = self._receive(wait)
+            if events or interrupts.cancel_requested() or (deadline is not None and time.monotonic() >= deadline):
+                return events
+
+    def _receive(self, wait: float) -> list[Event]:
+        messages: list[bytes] = []
+        try:
+            messages.append(self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait())
+            while True:
+                messages.append(self._inbox.get_nowait())
+        except queue.Empty:
+            pass
+        events: list[Event] = []
+        for message in messages:
+            events.extend(self._on_message(message))
+        now = time.monotonic()
+        if now - self._futures_checked >= FUTURES_CHECK_SECONDS:
+            self._futures_checked = now
+            events.extend(self._check_futures(now))
+            self._check_connection(now)
+        return events
+
+    def _on_message(self, message: bytes) -> list[Event]:
+        token, run, seq, last, worker_address, events = pickle.loads(message)
+        attempt = self._attempts.get(token)
+        if attempt is None:
+            return []  # a step already settled (canceled, or reported lost) still running somewhere
+        if attempt.run is None:
+            attempt.run = run
+        elif run != attempt.run:
+            # Dask ran the task again after its worker died: report the first run lost, stop the second.
+            return self._lost(attempt, f"Dask worker {attempt.started_on or '?'} died while running this step "
+                                       f"(the scheduler started it again on {worker_address}; dagviz stopped that).")
+        if seq < attempt.received:
+            return []  # cannot happen: each message is published once
+        if seq > attempt.received:
+            if not attempt.early:
+                attempt.early_since = time.monotonic()
+            attempt.early[seq] = (last, worker_address, events)
+            return []
+        out: list[Event] = []
+        while True:
+            if seq == 0:
+                attempt.started_on = worker_address
+            attempt.received += 1
+            out.extend(events)
+            if last:
+                self._forget(attempt)
+                return out
+            seq += 1
+            if seq not in attempt.early:
+                return out
+            last, worker_address, events = attempt.early.pop(seq)
+
+    def _forget(self, attempt: _Attempt) -> None:
+        del self._attempts[attempt.key]
+        if attempt.future is not None:
+            attempt.future.release()
+
+    def _check_futures(self, now: float) -> list[Event]:
+        """Tasks that erred or were canceled by Dask (lost workers), and ends whose last message never came."""
+        events: list[Event] = []
+        for attempt in list(self._attempts.values()):
+            if attempt.early and now - attempt.early_since > EVENTS_GRACE_SECONDS:
+                events.extend(self._events_lost(attempt, min(attempt.early) - attempt.received))
+                continue
+            future = attempt.future
+            if future is None or future.status == "pending":
+                continue
+            if future.status == "finished":
+                if attempt.finished_at is None:
+                    attempt.finished_at = now
+                elif now - attempt.finished_at > EVENTS_GRACE_SECONDS:
+                    events.extend(self._from_result(attempt))
+                continue
+            events.extend(self._on_task_failed(attempt))
+        return events
+
+    def _from_result(self, attempt: _Attempt) -> list[Event]:
+        """The task finished long ago but its last message never arrived: take its events from its result."""
+        assert attempt.future is not None
+        try:
+            published, final = attempt.future.result(timeout=EVENTS_GRACE_SECONDS)
+        except Exception:  # the result is gone too (its worker died)
+            return self._lost(attempt, f"The step ended on Dask worker {attempt.started_on}, which was lost "
+                                       "before its result could be read.")
+        if published != attempt.received + 1:
+            return self._events_lost(attempt, published - attempt.received)
+        self._forget(attempt)
+        return final
+
+    def _on_task_failed(self, attempt: _Attempt) -> list[Event]:
+        """The task erred or was canceled by Dask (not by us): a lost worker, or an error outside run_step."""
+        future = attempt.future
+        assert future is not None
+        task = attempt.task
+        if future.status != "error":
+            assert self._client is not None
+            if self._client.status != "running":
+                return self._lost(attempt, f"The connection to the Dask scheduler ({self._where()}) was lost "
+                                           "while this step was submitted or running.", cancel=False)
+            return self._lost(attempt, f"Dask reported this step's task as {future.status}: its worker or the "
+                                       "scheduler was lost (or the cluster was restarted).", cancel=False)
+        try:
+            error = future.exception(timeout=EVENTS_GRACE_SECONDS)
+        except Exception as unexpected:  # the future could not even say why
+            error = unexpected
+        if isinstance(error, KilledWorker):
+            worker = getattr(error.last_worker, "address", None) or "?"
+            if attempt.started_on is None and attempt.resubmits < UNSTARTED_RESUBMITS:
+                # A start written just before the worker died may still be on its way: wait a moment.
+                now = time.monotonic()
+                if attempt.killed_at is None:
+                    attempt.killed_at = now
+                if now - attempt.killed_at < LATE_START_SECONDS:
+                    return []
+                # Its worker died before the step started there: it did not run, so it is no attempt.
+                self._forget(attempt)
+                self.submit(task, attempt.resubmits + 1)
+                return []
+            return self._lost(attempt, f"Dask worker {worker} died while running this step.", cancel=False)
+        self._forget(attempt)
+        info = error_info(error) if isinstance(error, BaseException) else ErrorInfo("DaskError", str(error))
+        return [StepFailed(task.step_key, attempt=task.attempt, op_name=task.node, error=info)]
+
+    def _lost(self, attempt: _Attempt, reason: str, cancel: bool = True) -> list[Event]:
+        return self._fail(attempt, "WorkerLost", reason, cancel)
+
+    def _events_lost(self, attempt: _Attempt, missing: int) -> list[Event]:
+        return self._fail(attempt, "EventsLost", f"{missing} messages this step published on Dask worker "
+                          f"{attempt.started_on} never reached the run (was the connection to the scheduler lost?).")
+
+    def _fail(self, attempt: _Attempt, class_name: str, reason: str, cancel: bool = True) -> list[Event]:
+        if cancel and attempt.future is not None and not attempt.future.done():
+            assert self._client is not None
+            self._client.cancel([attempt.future], force=True)
+        self._forget(attempt)
+        task = attempt.task
+        return [StepFailed(task.step_key, attempt=task.attempt, op_name=task.node,
+                           error=ErrorInfo(class_name, reason, ""))]
+
+    def _where(self) -> str:
+        return self.address or "the local cluster"
+
+    def _check_connection(self, now: float) -> None:
+        """Fail the run when the scheduler is gone: the client gave up, or has reconnected in vain for long."""
+        assert self._client is not None
+        status = self._client.status
+        if status == "running":
+            self._disconnected_since = None
+            return
+        if self._disconnected_since is None:
+            self._disconnected_since = now
+        if status in ("closing", "closed", "failed") or now - self._disconnected_since > SCHEDULER_LOST_TIMEOUT:
+            raise DaskExecutorError(
+                f"Lost the connection to the Dask scheduler ({self._where()}): the client is {status} after "
+                f"{now - self._disconnected_since:.0f} s; {len(self._attempts)} steps were in flight."
+            )
+
+    # -- the end -----------------------------------------------------------------------------------
+
+    def terminate(self) -> None:
+        """Cancel every submitted task; a step already running stops at its next dynamic output.
+
+        (On a LocalCluster, ``shutdown`` then stops the worker processes without waiting for
+        running steps.)
+        """
+        self._terminated = True
+        futures = [attempt.future for attempt in self._attempts.values() if attempt.future is not None]
+        self._attempts.clear()
+        self._unsent.clear()
+        if self._client is None or not futures:
+            return
+        try:
+            self._client.cancel(futures, force=True)
+        except Exception:  # the scheduler is gone: nothing left to cancel
+            logger.warning("Could not cancel %d Dask tasks", len(futures), exc_info=True)
+        for future in futures:
+            future.release()
+
+    def shutdown(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        for attempt in self._attempts.values():
+            if attempt.future is not None:
+                attempt.future.release()
+        self._attempts.clear()
+        self._unsent.clear()
+        if client is not None:
+            if client.status == "running":
+                try:
+                    client.unsubscribe_topic(self._topic)
+                    if cluster is None:  # a shared scheduler keeps each topic's last events: drop this run's
+                        client.run_on_scheduler(_forget_topic, self._topic)
+                except Exception:
+                    logger.debug("Could not unsubscribe from %s", self._topic, exc_info=True)
+            try:
+                client.close(timeout=CLOSE_TIMEOUT)
+            except Exception:  # a scheduler that is gone cannot be told goodbye
+                logger.debug("Could not close the Dask client cleanly", exc_info=True)
+        if cluster is not None:
+            if self._terminated:  # steps may still run in worker threads, which Dask cannot interrupt
+                try:
+                    cluster.sync(_stop_workers_now, list(cluster.workers.values()))
+                except Exception:
+                    logger.debug("Could not stop the local Dask workers at once", exc_info=True)
+            cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+async def _stop_workers_now(nannies: list[Any]) -> None:
+    """Close a LocalCluster's workers, killing any whose process has not stopped within half a second."""
+    await asyncio.gather(*(nanny.close(timeout=WORKER_STOP_SECONDS, reason="dagviz-run-canceled") for nanny in nannies))
+
+
+def _forget_topic(topic: str, dask_scheduler: Any = None) -> None:
+    topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+    if isinstance(topics, dict):
+        topics.pop(topic, None)
