@@ -196,3 +196,17 @@ def nap(value: int) -> int:
 @job
 def keeps_yielding():
     gather(keep_yielding().map(nap).collect())
+
+
+# -- dask: what a worker process sees --------------------------------------------------------------
+
+
+@op(config_schema={"variable": str})
+def worker_view(context) -> dict:
+    """The worker's process id, its parent's, and one environment variable, as the op sees them."""
+    return {"pid": os.getpid(), "parent": os.getppid(), "value": os.environ.get(context.op_config["variable"])}
+
+
+@job
+def worker_environment():
+    worker_view()

@@ -129,6 +129,23 @@ def test_example_jobs_give_the_same_outputs_as_in_process(tmp_path, job_def, run
     assert any((tmp_path / "store").rglob("*.pkl"))  # values went through the store
 
 
+def test_local_workers_are_forked_from_the_forkserver_and_see_the_environment_of_each_run(tmp_path, monkeypatch):
+    import multiprocessing.forkserver
+
+    config = {"ops": {"worker_view": {"config": {"variable": "DAGVIZ_TEST_SETTING"}}}}
+    views = []
+    for value in ("first", "second"):  # set after the forkserver started: it must still reach the workers
+        monkeypatch.setenv("DAGVIZ_TEST_SETTING", value)
+        result = _run(jobs.worker_environment, tmp_path / value, config)
+        assert result.success, result.failure_reason
+        views.append(result.output_for_node("worker_view"))
+    assert [view["value"] for view in views] == ["first", "second"]
+    forkserver_pid = multiprocessing.forkserver._forkserver._forkserver_pid
+    assert forkserver_pid is not None
+    assert {view["parent"] for view in views} == {forkserver_pid}  # not spawned by this process
+    assert views[0]["pid"] != views[1]["pid"]  # each run has its own cluster
+
+
 def test_mapped_steps_start_while_the_emitter_still_runs_and_logs_arrive_live(tmp_path):
     result = _run(jobs.trickle_job, tmp_path)
     assert result.success

@@ -66,7 +66,7 @@ FUTURES_CHECK_SECONDS = 0.1  # how often the futures in flight are looked at (lo
 UNSTARTED_RESUBMITS = 3  # a task lost before it started is submitted again, at most this many times
 LATE_START_SECONDS = 0.3  # how long a task whose worker died waits for a start message still on its way
 THREADS_REFRESH_SECONDS = 1.0
-PUBLISH_TIMEOUT = 60.0  # seconds for a step to hand its first or last message to the scheduler
+PUBLISH_TIMEOUT = 60.0  # seconds for a step to hand its first message to the scheduler
 CLOSE_TIMEOUT = 10.0  # seconds to close the client and a LocalCluster at the end of a run
 WORKER_STOP_SECONDS = 0.5  # after terminate, a LocalCluster's worker still running a step is killed after this
 
@@ -78,6 +78,16 @@ LOCAL_SCHEDULER_CONFIG = {
     "distributed.scheduler.allowed-failures": 0,
     "distributed.scheduler.worker-saturation": float("inf"),
 }
+
+
+def local_cluster_config() -> dict[str, Any]:
+    """Dask settings for a LocalCluster of the run's own: the scheduler's, and workers forked from a forkserver."""
+    from dagviz.execution.executors.dask_forkserver import forkserver_available
+
+    config: dict[str, Any] = dict(LOCAL_SCHEDULER_CONFIG)
+    if forkserver_available():
+        config["distributed.worker.multiprocessing-method"] = "forkserver"
+    return config
 
 
 class DaskExecutorError(DagvizError):
@@ -117,13 +127,14 @@ def load_job_on_worker(pointer: "JobPointer", store_url: str) -> ErrorInfo | Non
 class _Channel:
     """Publishes one step's events on the run's topic, numbered, in the order they happen.
 
-    The first message (the step's start) and the last (its end) go to the scheduler on a
-    connection of their own, and the step goes on only once they are written there. So a
-    worker that dies while the op runs has told the scheduler that the step started (the
-    coordinator reports it lost: a failed attempt, not a step that never ran), and one that
-    dies right after a step has told its end (the step is not reported lost). Messages in
-    between (dynamic outputs, logs) go on the worker's batched stream, without waiting. The
-    two paths can overtake each other; the coordinator puts messages back in order.
+    The first message (the step's start) goes to the scheduler on a connection of its own,
+    and the op runs only once it is written there: a worker that dies while the op runs
+    (even on its first line) has told the scheduler that the step started, so the
+    coordinator reports a failed attempt, not a step that never ran. Later messages go on
+    the worker's batched stream without waiting, the last one (the step's end) ahead of
+    Dask's own "task finished" on that same stream: whenever Dask knows the task ended, the
+    scheduler has its end. The two paths can overtake each other; the coordinator puts
+    messages back in order.
     """
 
     def __init__(self, worker: "Worker", topic: str, token: str) -> None:
@@ -138,7 +149,7 @@ class _Channel:
         with self._lock:
             message = pickle.dumps((self.token, self.run, self.sent, last, self.worker.address, events),
                                    pickle.HIGHEST_PROTOCOL)
-            if self.sent == 0 or last:
+            if self.sent == 0:
                 # Written to the socket before this returns (no reply awaited: the scheduler may be busy).
                 publish = self.worker.scheduler.log_event(topic=self.topic, msg=message, reply=False)
                 asyncio.run_coroutine_threadsafe(publish, self.worker.loop.asyncio_loop).result(PUBLISH_TIMEOUT)
@@ -253,10 +264,10 @@ class DaskExecutor:
     def _connect(self) -> Client:
         if self.address is None:
             # A scheduler in this process; Dask must never re-run a step whose worker died (we report it).
-            with dask.config.set(LOCAL_SCHEDULER_CONFIG):
+            with dask.config.set(local_cluster_config()):
                 self._cluster = LocalCluster(
                     n_workers=self.n_workers, threads_per_worker=self.threads_per_worker, processes=True,
-                    host="127.0.0.1", dashboard_address=None,
+                    host="127.0.0.1", dashboard_address=None, env=dict(os.environ),
                 )
             client = Client(self._cluster, set_as_default=False)
             wanted = self.n_workers
