@@ -126,6 +126,6 @@ def test_a_job_not_importable_by_workers_is_refused_with_a_clear_error(tmp_path)
 
 
 def test_multiprocess_refuses_an_in_memory_output_store():
-    with pytest.raises(DagvizError, match="output store shared by processes"):
+    with pytest.raises(DagvizError, match="output store shared by its worker processes"):
         dagviz.execute_job(jobs.completion_order, executor="multiprocess", run_config=MULTIPROCESS,
                            output_store="memory://")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from dagviz.errors import DagvizError
 from dagviz.execution.events import Event
 from dagviz.execution.step_runner import StepTask
 
@@ -38,3 +39,17 @@ class Executor(Protocol):
 
     def shutdown(self) -> None:
         """Release workers; called once at the end of every run."""
+
+
+def check_job_can_leave_this_process(executor: str, job: "JobDefinition", pointer: "JobPointer | None",
+                                     store: "OutputStore") -> "JobPointer":
+    """Workers in other processes import the job by its pointer and exchange values through the store."""
+    if pointer is None:
+        raise DagvizError(
+            f"Job '{job.name}' cannot run with the {executor} executor: its workers must import it, so it has to be "
+            "defined at the top level of a module or file (load it with dagviz.workspace)."
+        )
+    if store.url == "memory://":
+        raise DagvizError(f"The {executor} executor needs an output store shared by its worker processes "
+                          "(file:// or s3://), not memory://.")
+    return pointer

@@ -43,7 +43,15 @@ from distributed.scheduler import KilledWorker
 
 from dagviz.errors import DagvizError
 from dagviz.execution import interrupts
-from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted
+from dagviz.execution.events import (
+    DynamicOutputYielded,
+    ErrorInfo,
+    Event,
+    LogMessage,
+    StepFailed,
+    StepStarted,
+)
+from dagviz.execution.executors.base import check_job_can_leave_this_process
 from dagviz.execution.step_runner import StepTask, error_info, run_step
 
 if TYPE_CHECKING:
@@ -246,13 +254,7 @@ class DaskExecutor:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self, job: "JobDefinition", pointer: "JobPointer | None", store: "OutputStore") -> None:
-        if pointer is None:
-            raise DagvizError(
-                f"Job '{job.name}' cannot run with the dask executor: workers must import it, so it has to be "
-                "defined at the top level of a module or file (load it with dagviz.workspace)."
-            )
-        if store.url == "memory://":
-            raise DagvizError("The dask executor needs an output store shared by its workers (file:// or s3://).")
+        check_job_can_leave_this_process(self.name, job, pointer, store)
         self._pointer = pointer
         self._store_url = store.url
         self._topic = f"dagviz-events-{self._key_prefix}"

@@ -17,7 +17,15 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from dagviz.errors import DagvizError
-from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted
+from dagviz.execution.events import (
+    DynamicOutputYielded,
+    ErrorInfo,
+    Event,
+    LogMessage,
+    StepFailed,
+    StepStarted,
+)
+from dagviz.execution.executors.base import check_job_can_leave_this_process
 from dagviz.execution.step_runner import StepTask, error_info, run_step
 
 if TYPE_CHECKING:
@@ -93,13 +101,7 @@ class MultiprocessExecutor:
         self._workers: list[_Worker] = []
 
     def start(self, job: "JobDefinition", pointer: "JobPointer | None", store: "OutputStore") -> None:
-        if pointer is None:
-            raise DagvizError(
-                f"Job '{job.name}' cannot run with the multiprocess executor: workers must import it, so it "
-                "has to be defined at the top level of a module or file (load it with dagviz.workspace)."
-            )
-        if store.url == "memory://":
-            raise DagvizError("The multiprocess executor needs an output store shared by processes (file:// or s3://).")
+        check_job_can_leave_this_process(self.name, job, pointer, store)
         self._pointer = pointer
         self._store_url = store.url
         self._workers = [_Worker(self._context, pointer, store.url) for _ in range(self.max_concurrent)]
