@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from dagviz.examples import flaky_fanout, nested_fanout, process_directory
 from dagviz.execution.executors import make_executor
 from dagviz.workspace import JobPointer
 from tests.execution import jobs_for_workers as jobs
+from tests.servers import free_port
 
 distributed = pytest.importorskip("distributed")
 
@@ -106,7 +106,7 @@ def test_a_job_workers_cannot_import_or_an_in_memory_store_is_refused_before_any
 
     with pytest.raises(DagvizError, match="top level of a module"):
         dagviz.execute_job(local_job, LOCAL, output_store=f"file://{tmp_path}")
-    with pytest.raises(DagvizError, match="output store shared by its workers"):
+    with pytest.raises(DagvizError, match="output store shared by its worker processes"):
         dagviz.execute_job(jobs.completion_order, LOCAL, output_store="memory://")
 
 
@@ -194,18 +194,12 @@ def test_a_killed_local_worker_is_a_failed_attempt_retried_by_the_retry_policy(t
 # -- a real `dask scheduler` and two `dask worker` processes --------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class _DaskCluster:
     """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (one thread each, with nannies)."""
 
     def __init__(self, logs: Path, n_workers: int) -> None:
         self.logs = logs
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.address = f"tcp://127.0.0.1:{free_port()}"
         self.env = {**os.environ, "PYTHONPATH": str(REPO)}  # the workspace (tests.execution...) is importable
         self.processes: list[subprocess.Popen] = []
         self.scheduler = self._start("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1",

@@ -14,9 +14,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,14 +23,12 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 import pytest
-from django.conf import settings
 
-from runs.services.launch import database_url_for_workers
+from tests import servers
 from tests.runs.support import kill_group, live_group_members, worker_log
 
 WORKSPACE = "dagviz.examples,tests.graphql.jobs"
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
-SERVER_START_SECONDS = 30.0
 RUN_SECONDS = 40.0
 WS_PROTOCOL = "graphql-transport-ws"
 MAX_CONCURRENT_RUNS = 4  # DAGVIZ_MAX_CONCURRENT_RUNS of every server started here
@@ -42,74 +37,13 @@ MAX_CONCURRENT_RUNS = 4  # DAGVIZ_MAX_CONCURRENT_RUNS of every server started he
 _WAKEUP_VARIABLES = ("DAGVIZ_EVENT_WAKEUP", "DAGVIZ_CHANNEL_LAYER", "REDIS_URL", "DAGVIZ_DEBUG")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class DaphneServer:
-    """``python -m daphne dagviz.asgi:application`` on the test database, ready once ``/healthz`` answers 200."""
+class DaphneServer(servers.DaphneServer):
+    """A server for these tests: their workspace, and only the wake-up settings a test gives it."""
 
     def __init__(self, env: dict[str, str] | None = None, name: str = "daphne") -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
-        self.log_path = Path(settings.DAGVIZ_HOME) / "logs" / f"{name}-{self.port}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        environment = {key: value for key, value in os.environ.items() if key not in _WAKEUP_VARIABLES}
-        environment.update({
-            "DJANGO_SETTINGS_MODULE": "dagviz.settings",
-            "DATABASE_URL": database_url_for_workers(),
-            "DAGVIZ_HOME": str(settings.DAGVIZ_HOME),
-            "DAGVIZ_WORKSPACE": WORKSPACE,
-            "DAGVIZ_MAX_CONCURRENT_RUNS": str(MAX_CONCURRENT_RUNS),
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        })
-        self.env = environment
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dagviz.asgi:application"],
-                env=environment, cwd=settings.BASE_DIR, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        attempts, last_error = 0, None
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"daphne exited with {self.process.returncode}:\n{self.log()}")
-            attempts += 1
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-                    last_error = f"HTTP {response.status}"
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-                last_error = repr(error)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"daphne did not answer /healthz within {SERVER_START_SECONDS} s "
-                                     f"({attempts} attempts, last: {last_error}):\n{self.log()}")
-            time.sleep(0.05)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no daphne log)"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        environment = {key: value for key, value in servers.server_environment(
+            WORKSPACE, DAGVIZ_MAX_CONCURRENT_RUNS=str(MAX_CONCURRENT_RUNS)).items() if key not in _WAKEUP_VARIABLES}
+        super().__init__({**environment, **(env or {})}, name)
 
 
 @dataclass

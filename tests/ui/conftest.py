@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests import servers
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the tests are fine.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -30,72 +27,19 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run", "--disable-sync",
 ]
 SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
-SERVER_START_SECONDS = 30
 RUNS_END_SECONDS = 30
 EXPECT_TIMEOUT_MS = 30_000
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class UIServer:
-    """``daphne dagviz.asgi:application`` on a free port, on the test database; ready once /healthz answers."""
+class UIServer(servers.DaphneServer):
+    """The server the browser talks to, on the test database, serving the example jobs."""
 
     def __init__(self) -> None:
-        from runs.services.launch import database_url_for_workers
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(settings.DAGVIZ_HOME) / "logs" / f"ui-daphne-{self.port}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "dagviz.settings",
-            "DATABASE_URL": database_url_for_workers(),
-            "DAGVIZ_HOME": str(settings.DAGVIZ_HOME),
-            "DAGVIZ_WORKSPACE": "dagviz.examples",
-            "PYTHONUNBUFFERED": "1",
-        }
+        environment = servers.server_environment("dagviz.examples")
         for name in ("DAGVIZ_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):
-            env.pop(name, None)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dagviz.asgi:application"],
-                env=env, cwd=settings.BASE_DIR, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"daphne exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"daphne did not answer /healthz in {SERVER_START_SECONDS} s:\n{self.log()}")
-            time.sleep(0.05)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+            environment.pop(name, None)
+        super().__init__(environment, "ui-daphne")
+        self.url = self.base
 
 
 @pytest.fixture(scope="session")
