@@ -14,38 +14,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from support import daphne, graphql_post  # noqa: E402
+
 KEYS = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def post(url: str, query: str, variables: dict | None = None) -> dict:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 def timed(url: str, query: str, variables: dict, repeat: int = 15) -> float:
     samples = []
     for _ in range(repeat):
         began = time.perf_counter()
-        result = post(url, query, variables)
+        result = graphql_post(url, query, variables)
         samples.append((time.perf_counter() - began) * 1000)
         assert "errors" not in result, result
     return round(statistics.median(samples), 1)
@@ -84,18 +70,9 @@ def main() -> None:
     from runs.services.launch import database_url_for_workers, launch_run
 
     call_command("migrate", verbosity=0)
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url_for_workers()}
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "dagviz.asgi:application"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url, ws_url = f"http://127.0.0.1:{port}/graphql", f"ws://127.0.0.1:{port}/graphql"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with daphne(env) as base:
+        url, ws_url = f"{base}/graphql", base.replace("http://", "ws://") + "/graphql"
         config = {"ops": {"emit_many": {"config": {"n": KEYS}}}}
         finished = wait_for_run(launch_run("big_fanout", config).id)
         run_id = str(finished.id)
@@ -138,9 +115,6 @@ def main() -> None:
         print(json.dumps({"what": "20 subscribers, one 10,000-key run", "events_stored": stored,
                           "every_subscriber_got_all": all(c == stored for c in counts), "min_received": min(counts),
                           "wall_s": round(time.perf_counter() - began, 2)}), flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

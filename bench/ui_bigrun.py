@@ -23,16 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, daphne, graphql_post
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync", "--enable-precise-memory-info"]
@@ -70,17 +69,8 @@ CLICK_KEY = """async (key) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def post(url: str, query: str, variables: dict | None = None) -> dict:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.loads(response.read())
+    answer = graphql_post(url, query, variables)
     assert not answer.get("errors"), answer
     return answer["data"]
 
@@ -213,18 +203,7 @@ def main() -> None:
            "DAGVIZ_WORKSPACE": "dagviz.examples"}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "dagviz.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with daphne(env) as base:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
@@ -233,9 +212,6 @@ def main() -> None:
             assert wait_finished(base, live["run_id"]) == "SUCCESS"
             finished = measure_finished(browser, base, live["run_id"], options.repeat)
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     print(json.dumps({"keys": options.keys, "executor": options.executor, "repeat": options.repeat,
                       "live": live, "finished": finished}, indent=2))
 
