@@ -99,3 +99,45 @@ class DaphneServer:
     def stop(self) -> None:
         stop_process(self.process)
 
+
+class S3Server:
+    """moto's S3-compatible server (``python -m moto.server``) on a free port of 127.0.0.1.
+
+    A real HTTP endpoint, so s3fs in this process, in spawned workers and in Dask workers all
+    talk to it over the network exactly as they would to MinIO or AWS.
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"moto.server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"moto.server did not listen within {SERVER_START_SECONDS:g} s:\n"
+                                         f"{self.log()}") from None
+                time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no moto log)"
+
+    def stop(self) -> None:
+        stop_process(self.process)
