@@ -1,4 +1,4 @@
-"""Real servers for the tests: a free port on 127.0.0.1, and daphne serving dagviz on the test database."""
+"""Real servers for the tests on 127.0.0.1: daphne serving dagviz on the test database, and an S3 endpoint."""
 
 from __future__ import annotations
 
@@ -49,7 +49,49 @@ def stop_process(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-class DaphneServer:
+class ServerProcess:
+    """A server in a process of its own, its output in ``log_path``; ready once ``probe`` finds it answering."""
+
+    def __init__(self, name: str, command: list[str], log_path: Path, **popen: object) -> None:
+        self.name = name
+        self.log_path = log_path
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True, **popen)  # type: ignore[call-overload]
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def probe(self) -> str | None:
+        """None once the server answers, else what went wrong this time."""
+        raise NotImplementedError
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        attempts = 0
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log()}")
+            attempts += 1
+            failure = self.probe()
+            if failure is None:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} was not ready within {SERVER_START_SECONDS:g} s "
+                                     f"({attempts} attempts, last: {failure}):\n{self.log()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else f"(no {self.name} log)"
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+class DaphneServer(ServerProcess):
     """``python -m daphne dagviz.asgi:application`` on a free port, ready once ``/healthz`` answers 200.
 
     Its output goes to ``<DAGVIZ_HOME>/logs/<name>-<port>.log``, which failing tests print.
@@ -60,47 +102,20 @@ class DaphneServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
         self.env = env
-        self.log_path = Path(settings.DAGVIZ_HOME) / "logs" / f"{name}-{self.port}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dagviz.asgi:application"],
-                env=env, cwd=settings.BASE_DIR, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        super().__init__(
+            name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dagviz.asgi:application"],
+            Path(settings.DAGVIZ_HOME) / "logs" / f"{name}-{self.port}.log", env=env, cwd=settings.BASE_DIR,
+        )
+
+    def probe(self) -> str | None:
         try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        attempts, last_error = 0, None
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"daphne exited with {self.process.returncode}:\n{self.log()}")
-            attempts += 1
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-                    last_error = f"HTTP {response.status}"
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-                last_error = repr(error)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"daphne did not answer /healthz within {SERVER_START_SECONDS:g} s "
-                                     f"({attempts} attempts, last: {last_error}):\n{self.log()}")
-            time.sleep(0.05)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no daphne log)"
-
-    def stop(self) -> None:
-        stop_process(self.process)
+            with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as response:
+                return None if response.status == 200 else f"/healthz answered HTTP {response.status}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            return repr(error)
 
 
-class S3Server:
+class S3Server(ServerProcess):
     """moto's S3-compatible server (``python -m moto.server``) on a free port of 127.0.0.1.
 
     A real HTTP endpoint, so s3fs in this process, in spawned workers and in Dask workers all
@@ -110,34 +125,12 @@ class S3Server:
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+        super().__init__("moto.server", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                         log_path)
+
+    def probe(self) -> str | None:
         try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"moto.server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"moto.server did not listen within {SERVER_START_SECONDS:g} s:\n"
-                                         f"{self.log()}") from None
-                time.sleep(0.05)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no moto log)"
-
-    def stop(self) -> None:
-        stop_process(self.process)
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return None
+        except OSError as error:
+            return repr(error)
