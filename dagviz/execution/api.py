@@ -15,7 +15,7 @@ from dagviz.execution.plan import ParentRun
 from dagviz.execution.result import ExecutionResult
 from dagviz.execution.sinks import EventSink, FanOutSink, MemorySink
 from dagviz.home import default_output_store_url
-from dagviz.storage.output_store import InMemoryOutputStore, OutputStore, open_output_store
+from dagviz.storage.output_store import MEMORY_URL, InMemoryOutputStore, OutputStore, open_output_store
 
 if TYPE_CHECKING:
     from dagviz.definitions.graph import JobDefinition
@@ -52,7 +52,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     config = resolve_run_config(job.name, job.nodes, run_config)
     chosen = _choose_executor(executor, config.executor)
     if output_store is None:
-        output_store = "memory://" if chosen.name == "in_process" else default_output_store_url()
+        output_store = MEMORY_URL if chosen.name == "in_process" else default_output_store_url()
     store = open_output_store(output_store) if isinstance(output_store, str) else output_store
     events = MemorySink()
     coordinator = RunCoordinator(

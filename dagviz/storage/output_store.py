@@ -19,6 +19,8 @@ import fsspec
 
 from dagviz.errors import DagvizError
 
+MEMORY_URL = "memory://"  # objects kept in this process, never pickled
+
 
 class OutputStoreError(DagvizError):
     """An output could not be written or read (missing reference, unpicklable value, I/O error)."""
@@ -44,7 +46,7 @@ class OutputStore(Protocol):
 class InMemoryOutputStore:
     """Objects kept as they are, in this process (no copies, no pickling)."""
 
-    url = "memory://"
+    url = MEMORY_URL
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
@@ -156,6 +158,6 @@ class FsspecOutputStore:
 
 def open_output_store(url: str) -> OutputStore:
     """The store for ``url``: ``memory://`` for in-process objects, any other fsspec URL for files."""
-    if url == "memory://":
+    if url == MEMORY_URL:
         return InMemoryOutputStore()
     return FsspecOutputStore(url)

@@ -35,9 +35,7 @@ def make_executor(choice: ExecutorChoice) -> Executor:
         check_executor_available("dask")
         config = choice.config
         if not config.get("address"):
-            from dagviz.execution.executors.dask_forkserver import (
-                start_worker_forkserver,
-            )
+            from dagviz.execution.executors.dask_forkserver import start_worker_forkserver
 
             start_worker_forkserver()  # before importing distributed here: both imports run at once
         from dagviz.execution.executors.dask import DaskExecutor

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 from dagviz.errors import DagvizError
 from dagviz.execution.events import Event
 from dagviz.execution.step_runner import StepTask
+from dagviz.storage.output_store import MEMORY_URL
 
 if TYPE_CHECKING:
     from dagviz.definitions.graph import JobDefinition
@@ -42,14 +43,13 @@ class Executor(Protocol):
 
 
 def check_job_can_leave_this_process(executor: str, job: "JobDefinition", pointer: "JobPointer | None",
-                                     store: "OutputStore") -> "JobPointer":
+                                     store: "OutputStore") -> None:
     """Workers in other processes import the job by its pointer and exchange values through the store."""
     if pointer is None:
         raise DagvizError(
             f"Job '{job.name}' cannot run with the {executor} executor: its workers must import it, so it has to be "
             "defined at the top level of a module or file (load it with dagviz.workspace)."
         )
-    if store.url == "memory://":
+    if store.url == MEMORY_URL:
         raise DagvizError(f"The {executor} executor needs an output store shared by its worker processes "
-                          "(file:// or s3://), not memory://.")
-    return pointer
+                          f"(file:// or s3://), not {MEMORY_URL}.")

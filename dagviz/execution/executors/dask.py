@@ -43,14 +43,7 @@ from distributed.scheduler import KilledWorker
 
 from dagviz.errors import DagvizError
 from dagviz.execution import interrupts
-from dagviz.execution.events import (
-    DynamicOutputYielded,
-    ErrorInfo,
-    Event,
-    LogMessage,
-    StepFailed,
-    StepStarted,
-)
+from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted
 from dagviz.execution.executors.base import check_job_can_leave_this_process
 from dagviz.execution.step_runner import StepTask, error_info, run_step
 

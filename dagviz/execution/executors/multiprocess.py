@@ -17,14 +17,7 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from dagviz.errors import DagvizError
-from dagviz.execution.events import (
-    DynamicOutputYielded,
-    ErrorInfo,
-    Event,
-    LogMessage,
-    StepFailed,
-    StepStarted,
-)
+from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted
 from dagviz.execution.executors.base import check_job_can_leave_this_process
 from dagviz.execution.step_runner import StepTask, error_info, run_step
 
