@@ -23,17 +23,21 @@ def hello():
 """
 
 from dagviz.config.schema import Any, Array, Field, Noneable, Permissive, Shape
-from dagviz.definitions.graph import GraphDefinition, JobDefinition, graph, job
+from dagviz.definitions.graph import GraphDefinition, GraphIn, GraphOut, JobDefinition, graph, job
 from dagviz.definitions.ops import DynamicOut, In, OpDefinition, Out, RetryPolicy, op
 from dagviz.definitions.outputs import DynamicOutput, Output
+from dagviz.definitions.types import Nothing
 from dagviz.errors import (
     DagvizError,
+    DagsterInvalidSubsetError,
+    DagsterTypeCheckDidNotPass,
     DagvizExecutionError,
     DuplicateMappingKeyError,
     Failure,
     InvalidConfigError,
     InvalidDefinitionError,
     InvalidMappingKeyError,
+    InvalidOpSelectionError,
     InvalidStepKeyError,
     RetryRequested,
     StepOutputError,
@@ -48,6 +52,8 @@ from dagviz.execution.status import StepStatus
 __version__ = "0.1.0"
 
 __all__ = [
+    "DagsterInvalidSubsetError", "DagsterTypeCheckDidNotPass", "GraphIn", "GraphOut", "InvalidOpSelectionError",
+    "Nothing",
     "Any", "Array", "DagvizError", "DagvizExecutionError", "DuplicateMappingKeyError", "DynamicOut",
     "DynamicOutput", "ExecutionResult", "Failure", "Field", "GraphDefinition", "In", "InvalidConfigError",
     "InvalidDefinitionError", "InvalidMappingKeyError", "InvalidStepKeyError", "JobDefinition", "Noneable",

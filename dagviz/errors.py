@@ -34,6 +34,13 @@ class InvalidConfigError(DagvizError):
         super().__init__(f"{prefix}:\n  " + "\n  ".join(lines) if len(lines) > 1 else f"{prefix}: {lines[0]}")
 
 
+class InvalidOpSelectionError(DagvizError):
+    """An op selection names no op of the job (Dagster's ``DagsterInvalidSubsetError``)."""
+
+
+DagsterInvalidSubsetError = InvalidOpSelectionError
+
+
 class UnknownJobError(DagvizError):
     """A job name was asked for that no loaded module defines."""
 
@@ -44,6 +51,10 @@ class WorkspaceLoadError(DagvizError):
 
 class StepOutputError(DagvizError):
     """An op produced outputs that do not match its declared outputs."""
+
+
+class DagsterTypeCheckDidNotPass(StepOutputError):
+    """A step input or output value does not have its declared type (``Out(int)``, ``x: int``)."""
 
 
 class DuplicateMappingKeyError(StepOutputError):

@@ -14,11 +14,66 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from dagviz.config.schema import Field, Noneable, Permissive, Selector, Shape
+from dagviz.config.schema import (
+    Any, ConfigType, Errors, Field, Noneable, Permissive, Selector, Shape, resolve_config_type,
+)
+from dagviz.definitions.composition import CONFIG
 from dagviz.errors import InvalidConfigError
 
 if TYPE_CHECKING:
     from dagviz.definitions.composition import NodeSpec
+    from dagviz.definitions.ops import In
+    from dagviz.definitions.types import CheckedType
+
+START_METHODS = ("spawn", "forkserver", "fork")
+
+
+class StartMethod(ConfigType):
+    """``start_method: spawn`` or Dagster's selector form ``start_method: {forkserver: {}}``; gives the name."""
+
+    name = "start_method"
+
+    def validate(self, value: object, path: str, errors: Errors) -> object:
+        if isinstance(value, dict) and len(value) == 1:
+            (value, options), = value.items()
+            if options is not None and not isinstance(options, dict):
+                errors.append((f"{path}.{value}", f"expected a dict of options, got {type(options).__name__}"))
+        if value not in START_METHODS:
+            errors.append((path, f"expected one of {', '.join(START_METHODS)} (or {{forkserver: {{}}}}), got {value!r}"))
+        return value
+
+    def has_default(self) -> bool:
+        return True
+
+    def default(self) -> object:
+        return "spawn"
+
+    def to_json(self) -> dict:
+        return {"type": "Enum", "values": list(START_METHODS)}
+
+
+class InputValue(ConfigType):
+    """An op input given in run config: the value itself, or Dagster's ``{value: ...}`` form."""
+
+    def __init__(self, inner: ConfigType) -> None:
+        self.inner = inner
+        self.name = inner.describe()
+
+    def validate(self, value: object, path: str, errors: Errors) -> object:
+        if isinstance(value, dict) and set(value) == {"value"} and not isinstance(self.inner, Shape):
+            value = value["value"]
+        return self.inner.validate(value, path, errors)
+
+    def to_json(self) -> dict:
+        return self.inner.to_json()
+
+
+def _input_config_type(spec: "In", hint: "CheckedType | None") -> ConfigType:
+    python_type = hint.python_type if hint is not None else None
+    if python_type in (int, float, str, bool, list, dict):
+        return InputValue(resolve_config_type(python_type))
+    return InputValue(Any)
+
 
 # Executor sections are open dicts so Dagster knobs dagviz does not use (retries, ...) are accepted.
 EXECUTOR_FIELDS: dict[str, Any] = {
@@ -26,7 +81,7 @@ EXECUTOR_FIELDS: dict[str, Any] = {
     "multiprocess": Permissive(
         {
             "max_concurrent": Field(Noneable(int), description="Worker processes (none or 0: the CPU count)."),
-            "start_method": Field(str, default_value="spawn", description="spawn, forkserver or fork."),
+            "start_method": Field(StartMethod(), description="spawn, forkserver or fork."),
         }
     ),
     "dask": Permissive(
@@ -55,6 +110,7 @@ class ResolvedRunConfig:
     op_configs: dict[str, Any]
     executor: ExecutorChoice
     executor_given: bool
+    op_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> input -> value from run config
 
 
 def _insert(tree: dict, parts: list[str], node: "NodeSpec") -> None:
@@ -72,9 +128,20 @@ def _ops_shape(tree: dict) -> Shape:
             inner = _ops_shape(item)
             fields[name] = Field(Shape({"ops": Field(inner, is_required=inner.is_required() or None)}))
         else:
-            config_field = item.op.config_field
-            fields[name] = Field(Shape({"config": config_field} if config_field else {}))
+            fields[name] = Field(Shape(_node_fields(item)))
     return Shape(fields)
+
+
+def _node_fields(node: "NodeSpec") -> dict[str, Field]:
+    """An op's run-config section: its ``config`` and the ``inputs`` that no other op connects."""
+    fields: dict[str, Field] = {}
+    if node.op.config_field:
+        fields["config"] = node.op.config_field
+    from_config = {name: Field(_input_config_type(node.op.ins[name], node.op.input_types.get(name)))
+                   for name, source in node.inputs.items() if source.kind == CONFIG}
+    if from_config:
+        fields["inputs"] = Field(Shape(from_config))
+    return fields
 
 
 def run_config_type(nodes: Mapping[str, "NodeSpec"], default_executor: str = "in_process") -> Shape:
@@ -92,11 +159,11 @@ def run_config_type(nodes: Mapping[str, "NodeSpec"], default_executor: str = "in
     )
 
 
-def _op_config_at(cleaned_ops: dict, handle: str) -> Any:
+def _op_section_at(cleaned_ops: dict, handle: str, section: str) -> Any:
     entry: Any = {"ops": cleaned_ops}
     for part in handle.split("."):
         entry = (entry.get("ops") or {}).get(part) or {}
-    return entry.get("config")
+    return entry.get(section)
 
 
 def resolve_run_config(
@@ -115,8 +182,11 @@ def resolve_run_config(
         raise InvalidConfigError(errors, job_name)
     assert isinstance(cleaned, dict)
     (name, config), = cleaned["execution"].items()
-    op_configs = {handle: _op_config_at(cleaned["ops"], handle) for handle, node in nodes.items() if node.op.config_field}
-    return ResolvedRunConfig(raw, op_configs, ExecutorChoice(name, config), "execution" in raw)
+    op_configs = {handle: _op_section_at(cleaned["ops"], handle, "config")
+                  for handle, node in nodes.items() if node.op.config_field}
+    op_inputs = {handle: _op_section_at(cleaned["ops"], handle, "inputs") or {}
+                 for handle, node in nodes.items() if any(s.kind == CONFIG for s in node.inputs.values())}
+    return ResolvedRunConfig(raw, op_configs, ExecutorChoice(name, config), "execution" in raw, op_inputs)
 
 
 def default_run_config(nodes: Mapping[str, "NodeSpec"]) -> dict:

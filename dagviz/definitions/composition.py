@@ -26,6 +26,9 @@ DynamicScope = tuple[str, str]
 Scope = tuple[DynamicScope, ...]
 
 PLAIN, DYNAMIC, COLLECT, DEFAULT = "PLAIN", "DYNAMIC", "COLLECT", "DEFAULT"
+FANIN = "FANIN"  # a list of several outputs: total([one(), two()])
+CONFIG = "CONFIG"  # not connected: the value comes from run config (ops: {op: {inputs: {x: ...}}})
+NOTHING = "NOTHING"  # an unconnected In(Nothing): nothing to wait for
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,16 @@ class InputSource:
     ``PLAIN``: an output of ``node`` (same or enclosing scope). ``DYNAMIC``: the value of
     one key of ``node``'s dynamic output. ``COLLECT``: the list, in yield order, of
     ``node``'s output over the innermost scope (or of a dynamic output's values).
-    ``DEFAULT``: not connected; the input's default value.
+    ``DEFAULT``: not connected; the input's default value. ``FANIN``: a list of outputs
+    (``sources``). ``CONFIG``: not connected; given in run config. ``NOTHING``: an
+    unconnected ordering-only input.
     """
 
     kind: str
     node: str | None = None
     output: str | None = None
     default: Any = None
+    sources: tuple["InputSource", ...] = ()  # for FANIN: one PLAIN or COLLECT source per list item
 
 
 @dataclass(frozen=True)
@@ -182,22 +188,16 @@ class Composition:
         for input_name, spec in op_def.ins.items():
             if input_name in bound:
                 value = bound[input_name]
-                if not isinstance(value, OutputHandle):
-                    raise InvalidDefinitionError(
-                        f"Input '{input_name}' of op '{handle}' was given {value!r}: inside a job or graph, "
-                        "inputs must be outputs of other ops (use config for constant values)."
-                    )
-                inputs[input_name] = value.as_source(handle, input_name)
-                scopes.append(value.scope)
+                inputs[input_name] = _connected_source(value, handle, input_name)
+                scopes.extend(item.scope for item in _handles_in(value))
             elif spec.has_default:
                 inputs[input_name] = InputSource(DEFAULT, default=spec.default_value)
             else:
-                raise InvalidDefinitionError(
-                    f"Input '{input_name}' of op '{handle}' is not connected and has no default value."
-                )
+                inputs[input_name] = InputSource(NOTHING if spec.is_nothing else CONFIG)
         scope = _innermost_scope(handle, scopes)
         for input_name, value in bound.items():
-            self._check_visible(value, handle, input_name)
+            for item in _handles_in(value):
+                self._check_visible(item, handle, input_name)
         self.builder.nodes[handle] = NodeSpec(
             handle, op_def, inputs, scope, pending.retry_policy or op_def.retry_policy, {**op_def.tags, **pending.tags}
         )
@@ -227,7 +227,38 @@ class Composition:
         self.builder.graph_handles.add(handle)
         result = run_composition(graph.compose_fn, Composition(self.builder, handle), bound)
         self.builder.graph_outputs[handle] = _graph_outputs(graph.name, result)
+        output_names = getattr(graph, "output_names", None)
+        if output_names and isinstance(result, dict):
+            missing = [name for name in output_names if name not in result]
+            if missing:
+                raise InvalidDefinitionError(
+                    f"Graph '{graph.name}' declares outputs {output_names} but its body returned no {missing}."
+                )
+            return namedtuple(f"{graph.name}_outputs", output_names)(*(result[name] for name in output_names))
         return result
+
+
+def _handles_in(value: Any) -> list["OutputHandle"]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _connected_source(value: Any, consumer: str, input_name: str) -> InputSource:
+    """The source of an input given a handle, or a list of handles (fan-in)."""
+    if isinstance(value, OutputHandle):
+        return value.as_source(consumer, input_name)
+    if isinstance(value, list) and value and all(isinstance(item, OutputHandle) for item in value):
+        for item in value:
+            if item.kind == "VALUE" or (item.kind == PLAIN and item.scope):
+                raise InvalidDefinitionError(
+                    f"Problematic dependency on dynamic output \"{item.output}\" of \"{item.node}\": cannot be "
+                    f"fanned-in as part of a list to input \"{input_name}\" of \"{consumer}\"; .collect() the "
+                    "mapped outputs first (dagviz: fan-in of mapped items)."
+                )
+        return InputSource(FANIN, sources=tuple(item.as_source(consumer, input_name) for item in value))
+    raise InvalidDefinitionError(
+        f"Input '{input_name}' of op '{consumer}' was given {value!r}: inside a job or graph, "
+        "inputs must be outputs of other ops, or a list of them (use config for constant values)."
+    )
 
 
 def _graph_outputs(graph_name: str, result: Any) -> dict[str, tuple[str, str]]:

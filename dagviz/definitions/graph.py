@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import sys
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from dagviz.definitions.composition import (
     NodeSpec,
@@ -16,16 +18,38 @@ from dagviz.errors import InvalidDefinitionError
 from dagviz.step_keys import validate_node_name
 
 
+@dataclass(frozen=True)
+class GraphOut:
+    """One output of a graph: ``@graph(out={"a": GraphOut(), "b": GraphOut()})`` returns a dict of them."""
+
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class GraphIn:
+    """One input of a graph (a description only; graph inputs are the body's parameters)."""
+
+    description: str | None = None
+
+
 class GraphDefinition:
-    """A reusable composition of ops; invoked inside a job its nodes get handles ``graph.op``."""
+    """A reusable composition of ops; invoked inside a job its nodes get handles ``graph.op``.
+
+    With several outputs (``out={"a": GraphOut(), "b": GraphOut()}``) the body returns a dict and
+    an invocation gives one handle per output, in declaration order (``a, b = my_graph()``).
+    """
 
     def __init__(self, fn: Callable, name: str | None = None, description: str | None = None,
-                 tags: dict[str, str] | None = None) -> None:
+                 tags: dict[str, str] | None = None, out: Any = None, ins: dict | None = None) -> None:
         self.name = validate_node_name(name or fn.__name__)
         self.compose_fn = fn
         self.description = description or inspect.getdoc(fn)
         self.tags = dict(tags or {})
         self.input_names = input_names_of(fn)
+        self.output_names: list[str] = list(out) if isinstance(out, dict) else []
+        unknown = sorted(set(ins or {}) - set(self.input_names))
+        if unknown:
+            raise InvalidDefinitionError(f"Graph '{self.name}': ins {unknown} are not parameters of its function.")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._invoke(None, args, kwargs)
@@ -69,16 +93,34 @@ class JobDefinition:
         builder = compose_job(self.name, fn)
         self.nodes: dict[str, NodeSpec] = builder.nodes
         self.graph_outputs: dict[str, dict[str, tuple[str, str]]] = builder.graph_outputs
+        self.op_selection: list[str] | None = None
         self.module_name = fn.__module__
         main = sys.modules.get("__main__")
         self.source_file = getattr(main, "__file__", None) if fn.__module__ == "__main__" else None
 
     def execute_in_process(self, run_config: dict | None = None, raise_on_error: bool = True,
-                           run_id: str | None = None, tags: dict[str, str] | None = None) -> Any:
+                           run_id: str | None = None, tags: dict[str, str] | None = None,
+                           op_selection: Sequence[str] | None = None, **kwargs: Any) -> Any:
         """Run every step in this process with in-memory outputs; returns an ``ExecutionResult``."""
         from dagviz.execution.api import execute_in_process
 
-        return execute_in_process(self, run_config, raise_on_error=raise_on_error, run_id=run_id, tags=tags)
+        return execute_in_process(self, run_config, raise_on_error=raise_on_error, run_id=run_id, tags=tags,
+                                  op_selection=op_selection, **kwargs)
+
+    def get_subset(self, op_selection: Sequence[str] | None) -> "JobDefinition":
+        """This job reduced to the ops ``op_selection`` names (Dagster's syntax; see ``definitions.selection``)."""
+        if not op_selection:
+            return self
+        from dagviz.definitions.selection import select_nodes, subset_nodes
+
+        selected = select_nodes(self.nodes, op_selection)
+        subset = copy.copy(self)
+        subset.nodes = subset_nodes(self.nodes, selected)
+        subset.graph_outputs = {graph: {name: target for name, target in outputs.items() if target[0] in selected}
+                                for graph, outputs in self.graph_outputs.items()}
+        subset.op_selection = list(op_selection)
+        subset.__dict__.pop("_plan_index", None)
+        return subset
 
     def run_config_schema(self) -> Any:
         from dagviz.config.run_config import run_config_type
@@ -99,11 +141,11 @@ class JobDefinition:
 
 
 def graph(fn: Callable | None = None, *, name: str | None = None, description: str | None = None,
-          tags: dict[str, str] | None = None) -> Any:
-    """Declare a graph, bare (``@graph``) or with arguments."""
+          tags: dict[str, str] | None = None, out: Any = None, ins: dict | None = None) -> Any:
+    """Declare a graph, bare (``@graph``) or with arguments (``@graph(out={"a": GraphOut()})``)."""
 
     def decorate(function: Callable) -> GraphDefinition:
-        return GraphDefinition(function, name, description, tags)
+        return GraphDefinition(function, name, description, tags, out, ins)
 
     return decorate(fn) if fn is not None else decorate
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dagviz.config.schema import NO_DEFAULT, Field, resolve_config_field
-from dagviz.definitions.outputs import DEFAULT_OUTPUT
+from dagviz.definitions.outputs import DEFAULT_OUTPUT, DynamicOutput, Output
+from dagviz.definitions.types import CheckedType, Nothing, resolve_type
 from dagviz.errors import InvalidDefinitionError
 from dagviz.step_keys import validate_node_name
 
@@ -25,6 +28,10 @@ class In:
     @property
     def has_default(self) -> bool:
         return self.default_value is not NO_DEFAULT
+
+    @property
+    def is_nothing(self) -> bool:
+        return self.dagster_type is Nothing
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,25 @@ class RetryPolicy:
             raise InvalidDefinitionError(f"RetryPolicy max_retries must be >= 0, got {self.max_retries}.")
 
 
-def _resolve_outs(out: Any, op_name: str) -> dict[str, Out]:
+def _out_from_annotation(annotation: Any) -> Out:
+    """``-> List[DynamicOutput[int]]`` or ``-> Iterator[DynamicOutput]`` make the output dynamic, as in Dagster."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (list, collections.abc.Iterator, collections.abc.Generator, collections.abc.Iterable) and args:
+        item = args[0]
+        if item is DynamicOutput or typing.get_origin(item) is DynamicOutput:
+            item_args = typing.get_args(item)
+            return DynamicOut(item_args[0] if item_args else None)
+    if annotation is Output or origin is Output:
+        return Out(args[0] if args else None)
+    if annotation is inspect.Signature.empty:
+        return Out()
+    return Out(annotation)
+
+
+def _resolve_outs(out: Any, op_name: str, return_annotation: Any = inspect.Signature.empty) -> dict[str, Out]:
     if out is None:
-        return {DEFAULT_OUTPUT: Out()}
+        return {DEFAULT_OUTPUT: _out_from_annotation(return_annotation)}
     if isinstance(out, Out):
         return {DEFAULT_OUTPUT: out}
     if isinstance(out, dict) and all(isinstance(value, Out) for value in out.values()):
@@ -101,12 +124,33 @@ def _resolve_ins(fn: Callable, ins: dict[str, In] | None, op_name: str) -> tuple
         if not spec.has_default and param.default is not param.empty:
             spec = In(spec.dagster_type, spec.description, param.default)
         resolved[param.name] = spec
+    for name in [name for name, spec in declared.items() if spec.is_nothing]:
+        resolved[name] = declared.pop(name)  # ordering only: never passed to the function
     if declared:
         raise InvalidDefinitionError(
             f"op '{op_name}': ins {sorted(declared)} have no matching parameter in the function "
             f"(parameters: {[p.name for p in input_params]})."
         )
     return takes_context, resolved
+
+
+def _type_hints(fn: Callable) -> dict[str, Any]:
+    """The function's annotations with string annotations resolved; none if they cannot be resolved."""
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # an annotation naming something not importable here: leave values unchecked
+        return {}
+
+
+def _checked_input_types(ins: dict[str, In], hints: dict[str, Any]) -> dict[str, CheckedType]:
+    checked = {}
+    for name, spec in ins.items():
+        if spec.is_nothing:
+            continue
+        resolved = resolve_type(spec.dagster_type if spec.dagster_type is not None else hints.get(name))
+        if resolved is not None:
+            checked[name] = resolved
+    return checked
 
 
 class OpDefinition:
@@ -127,7 +171,10 @@ class OpDefinition:
         self.compute_fn = fn
         self.config_field: Field | None = resolve_config_field(config_schema)
         self.takes_context, self.ins = _resolve_ins(fn, ins, self.name)
-        self.outs = _resolve_outs(out, self.name)
+        hints = _type_hints(fn)
+        self.outs = _resolve_outs(out, self.name, hints.get("return", inspect.Signature.empty))
+        self.input_types = _checked_input_types(self.ins, hints)
+        self.output_types = {name: resolve_type(spec.dagster_type) for name, spec in self.outs.items()}
         self.retry_policy = retry_policy
         self.tags = dict(tags or {})
         self.description = description or inspect.getdoc(fn)

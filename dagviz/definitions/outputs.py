@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from dagviz.step_keys import validate_mapping_key
 
 DEFAULT_OUTPUT = "result"
+T = TypeVar("T")
 
 
-class Output:
-    """A value for one of the op's plain outputs (``output_name`` defaults to ``result``)."""
+class Output(Generic[T]):
+    """A value for one of the op's plain outputs (``output_name`` defaults to ``result``); ``Output[int]`` types it."""
 
     __slots__ = ("value", "output_name", "metadata")
 
@@ -23,8 +24,8 @@ class Output:
         return f"Output(value={self.value!r}, output_name={self.output_name!r})"
 
 
-class DynamicOutput:
-    """One key of a dynamic output; downstream ``.map()`` runs once per key.
+class DynamicOutput(Generic[T]):
+    """One key of a dynamic output; downstream ``.map()`` runs once per key (``DynamicOutput[int]`` types it).
 
     The mapping key is validated here, when the op constructs it, so an invalid key fails
     the emitting step with a message naming the key.

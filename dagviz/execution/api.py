@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from dagviz.config.run_config import ExecutorChoice, resolve_run_config
 from dagviz.errors import DagvizExecutionError
@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 
 def execute_in_process(job: "JobDefinition", run_config: dict | None = None, raise_on_error: bool = True,
-                       run_id: str | None = None, tags: dict | None = None) -> ExecutionResult:
+                       run_id: str | None = None, tags: dict | None = None,
+                       op_selection: Sequence[str] | None = None) -> ExecutionResult:
     """Run every step in this thread with outputs kept in memory (the run config's executor is ignored)."""
+    job = job.get_subset(op_selection)
     config = resolve_run_config(job.name, job.nodes, run_config)
     store = InMemoryOutputStore()
     sink = MemorySink()
@@ -39,7 +41,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
                 output_store: str | OutputStore | None = None, run_id: str | None = None,
                 pointer: "JobPointer | None" = None, sink: EventSink | None = None,
                 raise_on_error: bool = False, cancel_requested: Callable[[], bool] | None = None,
-                parent: ParentRun | None = None) -> ExecutionResult:
+                parent: ParentRun | None = None, op_selection: Sequence[str] | None = None) -> ExecutionResult:
     """Run a job with the executor named by ``executor`` or by the run config's ``execution`` section.
 
     Steps in other processes read and write outputs in ``output_store`` (default
@@ -49,6 +51,8 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     """
     from dagviz.workspace import pointer_for
 
+    pointer = pointer or pointer_for(job)  # workers load the whole job; a subset only changes the plan
+    job = job.get_subset(op_selection)
     config = resolve_run_config(job.name, job.nodes, run_config)
     chosen = _choose_executor(executor, config.executor)
     if output_store is None:
@@ -57,7 +61,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     events = MemorySink()
     coordinator = RunCoordinator(
         job, config, chosen, store, FanOutSink(events, sink) if sink else events, run_id,
-        pointer or pointer_for(job), cancel_requested, parent,
+        pointer, cancel_requested, parent,
     )
     result = ExecutionResult(job, coordinator.run(), events.events, store)
     if raise_on_error and not result.success:

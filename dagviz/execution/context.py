@@ -59,6 +59,7 @@ class OpExecutionContext:
         self.retry_number = retry_number
         self.parent_run_id = parent_run_id  # set when this run re-executes another
         self.log = StepLogger(step_key, emit)
+        self.output_metadata: dict[tuple[str | None, str | None], dict] = {}
 
     def get_mapping_key(self) -> str | None:
         """The key of this mapped step (the innermost one when fan-outs nest), or None."""
@@ -67,6 +68,24 @@ class OpExecutionContext:
     @property
     def has_mapping_key(self) -> bool:
         return bool(self.mapping_keys)
+
+    def add_output_metadata(self, metadata: dict, output_name: str | None = None,
+                            mapping_key: str | None = None) -> None:
+        """Attach metadata to an output this step produces (the only one when ``output_name`` is None)."""
+        from dagviz.definitions.metadata import normalize_metadata
+
+        slot = (output_name, mapping_key)
+        self.output_metadata.setdefault(slot, {}).update(normalize_metadata(metadata))
+
+    def metadata_for(self, output_name: str, mapping_key: str | None = None) -> dict:
+        """What ``add_output_metadata`` recorded for this output (and key), unnamed entries included."""
+        if not self.output_metadata:
+            return {}
+        merged: dict = {}
+        for (name, key), entries in self.output_metadata.items():
+            if name in (None, output_name) and key in (None, mapping_key):
+                merged.update(entries)
+        return merged
 
     def __repr__(self) -> str:
         return f"<OpExecutionContext {self.step_key} run={self.run_id}>"

@@ -99,6 +99,7 @@ class StepOutput(Event):
     kind: ClassVar[str] = "STEP_OUTPUT"
     output_name: str = "result"
     ref: str = ""
+    metadata: dict = field(default_factory=dict)
 
     @property
     def message(self) -> str:
@@ -111,6 +112,7 @@ class DynamicOutputYielded(Event):
     output_name: str = "result"
     mapping_key: str = ""
     ref: str = ""
+    metadata: dict = field(default_factory=dict)
 
     @property
     def message(self) -> str:
@@ -138,6 +140,7 @@ class StepFailed(Event):
     retry_requested: int = 0  # > 0: the op asked (RetryRequested) for this many retries at most
     retry_wait: float = 0.0
     allow_retries: bool = True
+    metadata: dict = field(default_factory=dict)  # from Failure(description, metadata)
 
     @property
     def message(self) -> str:

@@ -79,7 +79,7 @@ class RunCoordinator:
         self.run_id = run_id or new_run_id()
         self.pointer = pointer
         self.cancel_requested = cancel_requested
-        self.plan = ExecutionPlan(plan_index(job), config.op_configs, parent)
+        self.plan = ExecutionPlan(plan_index(job), config.op_configs, parent, config.op_inputs)
         self._queue: deque[Step] = deque()
         self._in_flight = 0
         self._retries: list[tuple[float, int, Step]] = []

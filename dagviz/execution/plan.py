@@ -18,12 +18,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from dagviz.definitions.composition import COLLECT, DEFAULT, DYNAMIC, NodeSpec, Scope
+from dagviz.definitions.composition import (
+    COLLECT, CONFIG, DEFAULT, DYNAMIC, FANIN, NOTHING, InputSource, NodeSpec, Scope,
+)
 from dagviz.execution.events import DynamicOutputYielded, Event, StepReused, StepSkipped
 from dagviz.execution.status import StepStatus, check_transition
 from dagviz.step_keys import format_step_key
 
 OK, SKIP, FAIL = "OK", "SKIP", "FAIL"
+# How a step task names a resolved input: one ref, a collect's refs, or a list input's items (refs or lists).
+_INPUT_HOW = {COLLECT: "refs", FANIN: "items"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +102,12 @@ class PlanIndex:
         self.downstream: dict[str, set[str]] = defaultdict(set)
         for node in nodes.values():
             for source in node.inputs.values():
-                if source.node:
-                    self.downstream[source.node].add(node.handle)
+                for item in source.sources or (source,):
+                    if item.node:
+                        self.downstream[item.node].add(node.handle)
 
-    def collect_level(self, consumer: NodeSpec, input_name: str) -> tuple[str, str, str | None]:
-        """For a collect input: (emitter handle, dynamic output, collected node or None for a direct collect)."""
-        source = consumer.inputs[input_name]
+    def collect_level(self, source: InputSource) -> tuple[str, str, str | None]:
+        """For a collect source: (emitter handle, dynamic output, collected node or None for a direct collect)."""
         upstream = self.nodes[source.node]
         if upstream.op.outs[source.output].is_dynamic:
             return source.node, source.output, None
@@ -118,16 +122,30 @@ class PlanIndex:
         return [handle for handle in self.nodes if not self.downstream.get(handle)]
 
 
+class _FanIn:
+    """Waits for every item of a list input (``total([one(), two()])``) and hands the step their values."""
+
+    __slots__ = ("step", "input_name", "results", "outstanding")
+
+    def __init__(self, step: Step, input_name: str, size: int) -> None:
+        self.step = step
+        self.input_name = input_name
+        self.results: list[Resolution | None] = [None] * size
+        self.outstanding = size
+
+
 class _Collector:
     """Waits for every key of one emitter step's dynamic output and gathers one value per key."""
 
-    __slots__ = ("step", "input_name", "collected_node", "collected_output", "optional",
+    __slots__ = ("step", "input_name", "fan_in", "slot", "collected_node", "collected_output", "optional",
                  "keys", "emitter_done", "outstanding", "items", "failure", "executed")
 
     def __init__(self, step: Step, input_name: str, collected_node: str | None, collected_output: str,
-                 optional: bool, keys: dict[str, str]) -> None:
+                 optional: bool, keys: dict[str, str], fan_in: _FanIn | None = None, slot: int = 0) -> None:
         self.step = step
         self.input_name = input_name
+        self.fan_in = fan_in  # set when this collect is one item of a list input
+        self.slot = slot
         self.collected_node = collected_node
         self.collected_output = collected_output
         self.optional = optional
@@ -142,16 +160,19 @@ class _Collector:
 class ExecutionPlan:
     """The live plan of one run: steps created so far, and the rules that make more of them runnable."""
 
-    def __init__(self, index: PlanIndex, op_configs: dict[str, Any], parent: ParentRun | None = None) -> None:
+    def __init__(self, index: PlanIndex, op_configs: dict[str, Any], parent: ParentRun | None = None,
+                 input_values: dict[str, dict[str, Any]] | None = None) -> None:
         self.index = index
         self.op_configs = op_configs
+        self.input_values = input_values or {}  # node handle -> input -> value given in run config
         self.parent = parent
         self.steps: dict[str, Step] = {}
         self.ready: list[Step] = []
         # emitter step key, output -> {mapping key: ref} in yield order
         self.dynamic_items: dict[tuple[str, str], dict[str, str]] = {}
         self._resolved: dict[tuple[str, str], Resolution] = {}
-        self._waiters: dict[tuple[str, str], list[tuple[Step, str]]] = defaultdict(list)
+        # who waits for an output: (step, input name), or (fan-in, item index) for an item of a list input
+        self._waiters: dict[tuple[str, str], list[tuple[Step | _FanIn, Any]]] = defaultdict(list)
         self._collectors_by_emitter: dict[tuple[str, str], list[_Collector]] = defaultdict(list)
         self._collectors_by_item: dict[tuple[str, str, tuple[str, ...]], list[_Collector]] = defaultdict(list)
         self._notices: list[Event] = []  # events the plan itself decides (skipped, reused, replayed keys)
@@ -187,37 +208,80 @@ class ExecutionPlan:
         for input_name, source in node.inputs.items():
             if source.kind == DEFAULT:
                 step.inputs[input_name] = ("value", source.default)
-                continue
-            depth = self.index.nodes[source.node].depth
-            if source.kind == DYNAMIC:
+            elif source.kind == CONFIG:
+                step.inputs[input_name] = ("value", self.input_values.get(node.handle, {}).get(input_name))
+            elif source.kind == NOTHING:
+                step.inputs[input_name] = ("nothing", None)
+            elif source.kind == DYNAMIC:
+                depth = self.index.nodes[source.node].depth
                 emitter_key = format_step_key(source.node, step.mapping_keys[:depth])
                 ref = self.dynamic_items[(emitter_key, source.output)][step.mapping_keys[depth]]
                 step.inputs[input_name] = ("ref", ref)
                 if self.steps[emitter_key].status != StepStatus.REUSED:
                     step.upstream_executed = True
+            elif source.kind == FANIN:
+                self._wire_fan_in(step, input_name, source)
             elif source.kind == COLLECT:
-                self._wire_collect(step, input_name)
+                step.waiting += 1
+                self._wire_collect(step, input_name, source)
             else:
-                producer_key = format_step_key(source.node, step.mapping_keys[:depth])
-                self._await(step, input_name, (producer_key, source.output))
+                step.waiting += 1
+                self._await(step, input_name, self._producer_token(step, source))
 
-    def _await(self, step: Step, input_name: str, token: tuple[str, str]) -> None:
-        step.waiting += 1
+    def _producer_token(self, step: Step, source: InputSource) -> tuple[str, str]:
+        depth = self.index.nodes[source.node].depth
+        return format_step_key(source.node, step.mapping_keys[:depth]), source.output
+
+    def _await(self, target: "Step | _FanIn", slot: Any, token: tuple[str, str]) -> None:
         resolution = self._resolved.get(token)
         if resolution is None:
-            self._waiters[token].append((step, input_name))
+            self._waiters[token].append((target, slot))
         else:
-            self._deliver(step, input_name, resolution)
+            self._hand_over(target, slot, resolution)
 
-    def _wire_collect(self, step: Step, input_name: str) -> None:
-        emitter, output, collected_node = self.index.collect_level(step.node, input_name)
+    def _hand_over(self, target: "Step | _FanIn", slot: Any, resolution: Resolution) -> None:
+        if isinstance(target, _FanIn):
+            self._fan_in_item(target, slot, resolution)
+        else:
+            self._deliver(target, slot, resolution)
+
+    def _wire_fan_in(self, step: Step, input_name: str, source: InputSource) -> None:
+        fan_in = _FanIn(step, input_name, len(source.sources))
+        step.waiting += 1
+        for slot, item in enumerate(source.sources):
+            if item.kind == COLLECT:
+                self._wire_collect(step, input_name, item, fan_in, slot)
+            else:
+                self._await(fan_in, slot, self._producer_token(step, item))
+
+    def _fan_in_item(self, fan_in: _FanIn, slot: int, resolution: Resolution) -> None:
+        """One item of a list input settled; when all have, the step gets the produced ones (Dagster's rule)."""
+        if fan_in.results[slot] is not None:
+            return
+        fan_in.results[slot] = resolution
+        fan_in.outstanding -= 1
+        if fan_in.outstanding:
+            return
+        results = [result for result in fan_in.results if result is not None]
+        failed = next((result for result in results if result.state == FAIL), None)
+        produced = [result for result in results if result.state == OK]
+        if failed is not None:
+            combined = failed
+        elif not produced:
+            combined = Resolution(SKIP, reason=f"no item of list input '{fan_in.input_name}' was produced")
+        else:
+            combined = Resolution(OK, [result.value for result in produced],
+                                  executed=any(result.executed for result in produced))
+        self._deliver(fan_in.step, fan_in.input_name, combined)
+
+    def _wire_collect(self, step: Step, input_name: str, source: InputSource,
+                      fan_in: _FanIn | None = None, slot: int = 0) -> None:
+        emitter, output, collected_node = self.index.collect_level(source)
         emitter_node = self.index.nodes[emitter]
         emitter_key = format_step_key(emitter, step.mapping_keys[: emitter_node.depth])
         keys = self.dynamic_items.setdefault((emitter_key, output), {})
-        source = step.node.inputs[input_name]
         collector = _Collector(step, input_name, collected_node, source.output,
-                               not emitter_node.op.outs[output].is_required, keys)
-        step.waiting += 1
+                               not emitter_node.op.outs[output].is_required, keys, fan_in, slot)
         self._collectors_by_emitter[(emitter_key, output)].append(collector)
         if collected_node is not None:
             self._collectors_by_item[(collected_node, source.output, step.mapping_keys)].append(collector)
@@ -311,8 +375,8 @@ class ExecutionPlan:
     def _resolve(self, step: Step, output: str, resolution: Resolution) -> None:
         token = (step.key, output)
         self._resolved[token] = resolution
-        for waiter, input_name in self._waiters.pop(token, ()):
-            self._deliver(waiter, input_name, resolution)
+        for waiter, slot in self._waiters.pop(token, ()):
+            self._hand_over(waiter, slot, resolution)
         if resolution.state == OK:
             self._report_item(step, None, output)
 
@@ -355,7 +419,7 @@ class ExecutionPlan:
         if collector.step.status != StepStatus.PENDING or collector.step.waiting <= 0:
             return
         if collector.failure is not None and collector.failure.state == FAIL:
-            self._deliver(collector.step, collector.input_name, collector.failure)
+            self._collected(collector, collector.failure)
             return
         if not collector.emitter_done or collector.outstanding > 0:
             return
@@ -368,8 +432,18 @@ class ExecutionPlan:
             resolution = Resolution(OK, list(collector.keys.values()), executed=executed)
         else:
             refs = [collector.items[key].value for key in collector.keys if collector.items[key].state == OK]
-            resolution = Resolution(OK, refs, executed=executed)
-        self._deliver(collector.step, collector.input_name, resolution)
+            if collector.keys and not refs:  # Dagster: no mapped step produced the collected output
+                resolution = Resolution(SKIP, reason=f"no step of '{collector.collected_node}' produced output "
+                                                     f"'{collector.collected_output}'")
+            else:
+                resolution = Resolution(OK, refs, executed=executed)
+        self._collected(collector, resolution)
+
+    def _collected(self, collector: _Collector, resolution: Resolution) -> None:
+        if collector.fan_in is not None:
+            self._fan_in_item(collector.fan_in, collector.slot, resolution)
+        else:
+            self._deliver(collector.step, collector.input_name, resolution)
 
     def _deliver(self, step: Step, input_name: str, resolution: Resolution) -> None:
         if step.status != StepStatus.PENDING or step.skip_reason is not None:
@@ -381,8 +455,11 @@ class ExecutionPlan:
             self._notices.append(StepSkipped(step.key, reason=step.skip_reason, upstream_failed=step.upstream_failed))
             self._skip_downstream(step)
             return
-        is_collect = step.node.inputs[input_name].kind == COLLECT
-        step.inputs[input_name] = ("refs" if is_collect else "ref", resolution.value)
+        kind = step.node.inputs[input_name].kind
+        if step.node.op.ins[input_name].is_nothing:
+            step.inputs[input_name] = ("nothing", None)
+        else:
+            step.inputs[input_name] = (_INPUT_HOW.get(kind, "ref"), resolution.value)
         step.upstream_executed = step.upstream_executed or resolution.executed
         step.waiting -= 1
         self._check_ready(step)

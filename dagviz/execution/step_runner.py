@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from dagviz.definitions.composition import NodeSpec
+from dagviz.definitions.metadata import normalize_metadata
 from dagviz.definitions.ops import OpDefinition
 from dagviz.definitions.outputs import DynamicOutput, Output
-from dagviz.errors import DuplicateMappingKeyError, Failure, RetryRequested, StepOutputError
+from dagviz.definitions.types import type_check_failure
+from dagviz.errors import DagsterTypeCheckDidNotPass, DuplicateMappingKeyError, Failure, RetryRequested, StepOutputError
 from dagviz.execution.context import OpExecutionContext
 from dagviz.execution.events import (
     DynamicOutputYielded,
@@ -30,7 +32,8 @@ from dagviz.execution.events import (
 )
 from dagviz.storage.output_store import OutputStore, output_ref
 
-# How a task names one input's value: ("ref", ref), ("refs", [ref, ...]) for a collect, ("value", v).
+# How a task names one input's value: ("ref", ref), ("refs", [ref, ...]) for a collect, ("items", [...]) for
+# a list input, ("value", v) for a default or run-config value, ("nothing", None) for an ordering-only input.
 InputValue = tuple[str, Any]
 
 
@@ -49,16 +52,31 @@ class StepTask:
     parent_run_id: str | None = None
 
 
-def _load_inputs(task: StepTask, store: OutputStore) -> dict[str, Any]:
+def _load_inputs(task: StepTask, op_def: OpDefinition, store: OutputStore) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, (how, what) in task.inputs.items():
         if how == "ref":
             values[name] = store.get(what)
         elif how == "refs":
             values[name] = [store.get(ref) for ref in what]
+        elif how == "items":  # a list input: each item one output's ref, or a collect's refs
+            values[name] = [store.get(item) if isinstance(item, str) else [store.get(ref) for ref in item]
+                            for item in what]
+        elif how == "nothing":
+            continue  # an ordering-only input (In(Nothing)) is never passed to the function
         else:
             values[name] = what
+        checked = op_def.input_types.get(name)
+        if checked is not None and not checked.check(values[name]):
+            raise DagsterTypeCheckDidNotPass(type_check_failure("input", name, checked, values[name]))
     return values
+
+
+def _checked(op_def: OpDefinition, output_name: str, value: Any) -> Any:
+    checked = op_def.output_types.get(output_name)
+    if checked is not None and not checked.check(value):
+        raise DagsterTypeCheckDidNotPass(type_check_failure("output", output_name, checked, value))
+    return value
 
 
 def error_info(error: BaseException) -> ErrorInfo:
@@ -77,16 +95,18 @@ def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Calla
     started = time.time()
     yield StepStarted(task.step_key, attempt=task.attempt, timestamp=started)
     try:
-        kwargs = _load_inputs(task, store)
+        kwargs = _load_inputs(task, op_def, store)
         args: tuple = ()
+        context = None
         if op_def.takes_context:
-            args = (OpExecutionContext(
+            context = OpExecutionContext(
                 run_id=task.run_id, job_name=task.job_name, step_key=task.step_key, op_name=op_def.name,
                 node_handle=task.node, op_config=task.op_config, mapping_keys=task.mapping_keys,
                 retry_number=task.attempt - 1, parent_run_id=task.parent_run_id, emit=emit_log,
-            ),)
+            )
+            args = (context,)
         result = op_def.compute_fn(*args, **kwargs)
-        yield from _store_outputs(op_def, result, task, store)
+        yield from _store_outputs(op_def, result, task, store, context)
     except Exception as error:  # user code may raise anything; it becomes a STEP_FAILURE event
         retry_requested = error.max_retries if isinstance(error, RetryRequested) else 0
         yield StepFailed(
@@ -94,18 +114,20 @@ def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Calla
             error=error_info(error), op_name=op_def.name, retry_requested=retry_requested,
             retry_wait=error.seconds_to_wait if isinstance(error, RetryRequested) else 0.0,
             allow_retries=not (isinstance(error, Failure) and not error.allow_retries),
+            metadata=normalize_metadata(error.metadata) if isinstance(error, Failure) else {},
         )
         return
     yield StepSucceeded(task.step_key, attempt=task.attempt, duration_ms=(time.time() - started) * 1000)
 
 
-def _store_outputs(op_def: OpDefinition, result: Any, task: StepTask, store: OutputStore) -> Iterator[Event]:
+def _store_outputs(op_def: OpDefinition, result: Any, task: StepTask, store: OutputStore,
+                   context: OpExecutionContext | None) -> Iterator[Event]:
     if inspect.isgenerator(result):
-        yield from _store_yielded(op_def, result, task, store)
+        yield from _store_yielded(op_def, result, task, store, context)
         return
     if op_def.dynamic_output_names:
         if isinstance(result, (list, tuple)) and all(isinstance(item, DynamicOutput) for item in result):
-            yield from _store_yielded(op_def, iter(result), task, store)  # Dagster also accepts a returned list
+            yield from _store_yielded(op_def, iter(result), task, store, context)  # Dagster also accepts a list
             return
         raise StepOutputError(
             f"op '{op_def.name}' has a DynamicOut but returned {type(result).__name__} {_short(result)}: "
@@ -122,16 +144,33 @@ def _store_outputs(op_def: OpDefinition, result: Any, task: StepTask, store: Out
             f"(or yield Output(value, output_name)); it returned {_short(result)}."
         )
     for name, value in values.items():
+        metadata: dict = {}
         if isinstance(value, Output):
             if value.output_name != name:
                 raise StepOutputError(
                     f"op '{op_def.name}' returned Output for '{value.output_name}' where output '{name}' was expected."
                 )
-            value = value.value
-        yield StepOutput(task.step_key, output_name=name, ref=store.put(output_ref(task.run_id, task.step_key, name), value))
+            value, metadata = value.value, value.metadata
+        yield _plain_output(op_def, task, store, context, name, value, metadata)
 
 
-def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, store: OutputStore) -> Iterator[Event]:
+def _plain_output(op_def: OpDefinition, task: StepTask, store: OutputStore, context: OpExecutionContext | None,
+                  name: str, value: Any, metadata: dict) -> StepOutput:
+    """Store one plain output and describe it as an event (with its metadata)."""
+    ref = store.put(output_ref(task.run_id, task.step_key, name), _checked(op_def, name, value))
+    return StepOutput(task.step_key, output_name=name, ref=ref, metadata=_merged_metadata(context, metadata, name))
+
+
+def _merged_metadata(context: OpExecutionContext | None, given: dict, output_name: str,
+                     mapping_key: str | None = None) -> dict:
+    added = context.metadata_for(output_name, mapping_key) if context is not None else {}
+    if not given:
+        return added
+    return {**normalize_metadata(given), **added}
+
+
+def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, store: OutputStore,
+                   context: OpExecutionContext | None) -> Iterator[Event]:
     seen_keys: dict[str, set[str]] = {name: set() for name in op_def.dynamic_output_names}
     produced: set[str] = set()
     for item in items:
@@ -146,8 +185,9 @@ def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, s
                     f"'{name}'; mapping keys must be unique within one dynamic output."
                 )
             keys.add(key)
-            ref = store.put(output_ref(task.run_id, task.step_key, name, key), item.value)
-            yield DynamicOutputYielded(task.step_key, output_name=name, mapping_key=key, ref=ref)
+            ref = store.put(output_ref(task.run_id, task.step_key, name, key), _checked(op_def, name, item.value))
+            yield DynamicOutputYielded(task.step_key, output_name=name, mapping_key=key, ref=ref,
+                                       metadata=_merged_metadata(context, item.metadata, name, key))
         elif isinstance(item, Output):
             name = item.output_name
             out = op_def.outs.get(name)
@@ -156,8 +196,7 @@ def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, s
             if name in produced:
                 raise StepOutputError(f"op '{op_def.name}' yielded output '{name}' more than once.")
             produced.add(name)
-            ref = store.put(output_ref(task.run_id, task.step_key, name), item.value)
-            yield StepOutput(task.step_key, output_name=name, ref=ref)
+            yield _plain_output(op_def, task, store, context, name, item.value, item.metadata)
         else:
             raise StepOutputError(
                 f"op '{op_def.name}' yielded {type(item).__name__} {_short(item)}: a generator op must yield "

@@ -8,6 +8,7 @@ from dagviz import (
     DynamicOut,
     DynamicOutput,
     GraphDefinition,
+    InvalidConfigError,
     InvalidDefinitionError,
     JobDefinition,
     Out,
@@ -185,12 +186,18 @@ def test_passing_a_constant_as_an_input_inside_a_job_is_a_definition_error():
             add(5)
 
 
-def test_an_unconnected_input_without_default_is_a_definition_error():
-    with pytest.raises(InvalidDefinitionError, match="not connected"):
+def test_an_unconnected_input_without_default_is_read_from_run_config():
+    """As in Dagster 1.13: the job is valid; the run config must then give the input."""
 
-        @job
-        def unconnected():
-            add()
+    @job
+    def unconnected():
+        add()
+
+    with pytest.raises(InvalidConfigError, match=r"missing required field 'ops' \(\{add: \{inputs"):
+        unconnected.execute_in_process()
+    assert unconnected.execute_in_process(run_config={"ops": {"add": {"inputs": {"x": 1}}}}).output_for_node("add") == 2
+    given_as_value = {"ops": {"add": {"inputs": {"x": {"value": 2}}}}}
+    assert unconnected.execute_in_process(run_config=given_as_value).output_for_node("add") == 3
 
 
 def test_unknown_keyword_input_is_a_definition_error():

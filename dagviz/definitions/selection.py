@@ -1,0 +1,89 @@
+"""Op selection, Dagster's syntax: ``"op"``, ``"*op"`` (and all upstream), ``"op+"`` / ``"op++"`` (levels downstream).
+
+A subset job keeps the selected nodes. An input whose producer is not selected is read from
+run config instead (``ops: {op: {inputs: {x: ...}}}``), as in Dagster; a mapped node whose
+emitter is not selected runs once, unmapped, with that input from run config.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Iterable, Mapping, Sequence
+
+from dagviz.definitions.composition import COLLECT, CONFIG, FANIN, NOTHING, InputSource, NodeSpec
+from dagviz.errors import InvalidOpSelectionError
+
+_CLAUSE_RE = re.compile(r"^(?P<up>\*|\+*)(?P<name>[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)(?P<down>\*|\+*)$")
+
+
+def _depth(marks: str) -> float:
+    return float("inf") if marks == "*" else len(marks)
+
+
+def _upstream_of(node: NodeSpec) -> set[str]:
+    return {item.node for source in node.inputs.values() for item in (source.sources or (source,)) if item.node}
+
+
+def _walk(start: set[str], edges: Mapping[str, set[str]], depth: float) -> set[str]:
+    reached, frontier, level = set(start), set(start), 0
+    while frontier and level < depth:
+        frontier = {other for handle in frontier for other in edges.get(handle, ()) if other not in reached}
+        reached |= frontier
+        level += 1
+    return reached
+
+
+def select_nodes(nodes: Mapping[str, NodeSpec], op_selection: Sequence[str]) -> set[str]:
+    """The handles that ``op_selection`` names, with the levels up and downstream its ``*``/``+`` ask for."""
+    upstream = {handle: _upstream_of(node) for handle, node in nodes.items()}
+    downstream: dict[str, set[str]] = {handle: set() for handle in nodes}
+    for handle, sources in upstream.items():
+        for source in sources:
+            downstream[source].add(handle)
+    selected: set[str] = set()
+    for clause in op_selection:
+        match = _CLAUSE_RE.match(clause.strip())
+        named = set()
+        if match:
+            name = match["name"]
+            named = {handle for handle in nodes if handle == name or handle.startswith(name + ".")}
+        if not named:
+            raise InvalidOpSelectionError(
+                f"No qualified ops to execute found for op_selection={list(op_selection)!r} "
+                f"(dagviz: {clause!r} names no op; ops: {', '.join(nodes)})."
+            )
+        selected |= _walk(named, upstream, _depth(match["up"]))
+        selected |= _walk(named, downstream, _depth(match["down"]))
+    return selected
+
+
+def subset_nodes(nodes: Mapping[str, NodeSpec], selected: Iterable[str]) -> dict[str, NodeSpec]:
+    """The selected nodes, rewired: inputs from unselected producers come from run config."""
+    keep = set(selected)
+    return {handle: _rewired(nodes, node, keep) for handle, node in nodes.items() if handle in keep}
+
+
+def _rewired(nodes: Mapping[str, NodeSpec], node: NodeSpec, keep: set[str]) -> NodeSpec:
+    inputs = {}
+    for name, source in node.inputs.items():
+        unconnected = InputSource(NOTHING if node.op.ins[name].is_nothing else CONFIG)
+        if source.kind == FANIN:
+            items = tuple(item for item in source.sources if _still_connected(nodes, item, keep))
+            inputs[name] = replace(source, sources=items) if items else unconnected
+        elif source.node is None or _still_connected(nodes, source, keep):
+            inputs[name] = source
+        else:
+            inputs[name] = unconnected
+    return replace(node, inputs=inputs, scope=tuple(level for level in node.scope if level[0] in keep))
+
+
+def _still_connected(nodes: Mapping[str, NodeSpec], source: InputSource, keep: set[str]) -> bool:
+    """A producer outside the subset, or a collect over a fan-out whose emitter is outside it, is cut."""
+    if source.node not in keep:
+        return False
+    if source.kind == COLLECT:
+        producer = nodes[source.node]
+        if not producer.op.outs[source.output].is_dynamic:
+            return producer.scope[-1][0] in keep
+    return True
