@@ -11,12 +11,16 @@ class InvalidDefinitionError(DagvizError):
     """An op, graph or job is defined or composed in a way dagviz cannot run."""
 
 
-class InvalidMappingKeyError(DagvizError):
+class InvalidMappingKeyError(InvalidDefinitionError):
     """A mapping key does not match ``^[A-Za-z0-9_]+$`` or is a reserved word."""
 
 
 class InvalidStepKeyError(DagvizError):
     """A step key does not follow the grammar ``node[key][key]`` (see ``dagviz.step_keys``)."""
+
+
+class DagsterExecutionStepNotFoundError(InvalidStepKeyError):
+    """A re-execution selects a step the parent run does not have."""
 
 
 class InvalidConfigError(DagvizError):
@@ -49,7 +53,19 @@ class WorkspaceLoadError(DagvizError):
     """A module or file of the workspace failed to import."""
 
 
-class StepOutputError(DagvizError):
+class UnknownResourceError(DagvizError, AttributeError):
+    """An op read ``context.resources.<key>`` for a key it did not declare."""
+
+
+class ResourceInitError(DagvizError):
+    """A resource's function (or its setup) raised; the steps that need the resource fail with this error."""
+
+
+class DagsterInvariantViolationError(DagvizError):
+    """Something was used in a way its contract forbids (Dagster's name for the same class of error)."""
+
+
+class StepOutputError(DagsterInvariantViolationError):
     """An op produced outputs that do not match its declared outputs."""
 
 
@@ -73,6 +89,18 @@ class DagvizExecutionError(DagvizError):
         super().__init__(message)
 
 
+class DagsterInvariantViolationError(DagvizError):
+    """A call Dagster's API refuses in the same situation (e.g. an output the run did not produce)."""
+
+
+class DagsterExecutionStepNotFoundError(InvalidStepKeyError):
+    """A re-execution's step selection names steps its parent run does not have."""
+
+
+class DagsterRunNotFoundError(DagvizError):
+    """A run id that the instance has no run for."""
+
+
 class Failure(Exception):
     """Raise inside an op to fail the step with a clear description (no traceback noise)."""
 
@@ -90,3 +118,61 @@ class RetryRequested(Exception):
         self.max_retries = max_retries
         self.seconds_to_wait = seconds_to_wait
         super().__init__(f"Retry requested (max_retries={max_retries})")
+
+
+# Dagster's names for the same errors, so code written against Dagster catches them unchanged.
+DagsterError = DagvizError
+DagsterInvalidDefinitionError = InvalidDefinitionError
+DagsterInvalidConfigError = InvalidConfigError
+DagsterExecutionStepExecutionError = DagvizExecutionError
+
+
+# -- Dagster's sentences for the errors of dynamic mapping (one place each; dagviz adds context after them) --
+
+def invalid_name_message(name: str, reserved: bool) -> str:
+    if reserved:
+        return f'"{name}" is not a valid name in Dagster. It conflicts with a Dagster or python reserved keyword.'
+    return f'"{name}" is not a valid name in Dagster. Names must be in regex ^[A-Za-z0-9_]+$.'
+
+
+def unmapped_dynamic_message(job_name: str, output: str, node: str) -> str:
+    return (f"In @job {job_name}, received the dynamic output {output} from op '{node}' directly. "
+            "Dynamic output must be unpacked by invoking map or collect.")
+
+
+def two_dynamic_outputs_message(op_name: str, first: str, second: str) -> str:
+    return (f"op '{op_name}' cannot be downstream of more than one dynamic output. "
+            f'It is downstream of both "{first}" and "{second}"')
+
+
+def dynamic_fan_in_message(item: str, dynamic: str) -> str:
+    return ("Currently, items in a fan-in dependency cannot be downstream of dynamic outputs. "
+            f'Problematic dependency on output "{item}", downstream of "{dynamic}".')
+
+
+def invalid_fan_in_item_message(job_name: str, index: int, input_name: str, op_name: str) -> str:
+    return (f"In @job {job_name}, received a list containing an invalid type at index {index} for input "
+            f'"{input_name}" (at position {index}) in op invocation {op_name}. Lists can only contain the output '
+            "from previous op invocations or input mappings, received <class 'list'>")
+
+
+def dynamic_from_plain_out_message(op_name: str) -> str:
+    return f'Compute for op "{op_name}" yielded a DynamicOutput, but did not use DynamicOutputDefinition.'
+
+
+def output_into_dynamic_message(op_name: str, output: str) -> str:
+    return f'Compute for op "{op_name}" for output "{output}" defined as dynamic must yield DynamicOutput, got Output.'
+
+
+def dynamic_not_a_list_message(op_name: str, output: str, value: object) -> str:
+    return (f'Error with output for op "{op_name}": dynamic output \'{output}\' expected a list of DynamicOutput '
+            f"objects, but instead received instead an object of type {type(value)}.")
+
+
+def duplicate_mapping_key_message(op_name: str, mapping_key: str) -> str:
+    return f'Compute for op "{op_name}" yielded a DynamicOutput with mapping_key "{mapping_key}" multiple times.'
+
+
+def unknown_steps_message(unknown: list[str]) -> str:
+    noun = "step" if len(unknown) == 1 else "steps"
+    return f"Step selection refers to unknown {noun}: {', '.join(unknown)}"

@@ -14,7 +14,7 @@ import keyword
 import re
 from typing import NamedTuple
 
-from dagviz.errors import InvalidDefinitionError, InvalidMappingKeyError, InvalidStepKeyError
+from dagviz.errors import InvalidDefinitionError, InvalidMappingKeyError, InvalidStepKeyError, invalid_name_message
 
 UNRESOLVED = "?"
 
@@ -75,11 +75,13 @@ def validate_mapping_key(mapping_key: object) -> str:
         )
     if not _MAPPING_KEY_RE.fullmatch(mapping_key):
         raise InvalidMappingKeyError(
-            f"Mapping key {mapping_key!r} is invalid: it must match ^[A-Za-z0-9_]+$ "
-            "(letters, digits and underscores; clean file names with e.g. re.sub(r'\\W', '_', name))."
+            f"{invalid_name_message(mapping_key, reserved=False)} (dagviz: mapping key {mapping_key!r}: use letters, "
+            "digits and underscores; clean file names with e.g. re.sub(r'\\W', '_', name))"
         )
     if mapping_key in RESERVED_NAMES:
-        raise InvalidMappingKeyError(f"Mapping key {mapping_key!r} is a reserved word; choose another key.")
+        raise InvalidMappingKeyError(
+            f"{invalid_name_message(mapping_key, reserved=True)} (dagviz: mapping key {mapping_key!r}; choose another key)"
+        )
     return mapping_key
 
 

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from dagviz.definitions.ops import OpDefinition, PendingInvocation, RetryPolicy
-from dagviz.errors import InvalidDefinitionError
+from dagviz.errors import (
+    InvalidDefinitionError,
+    dynamic_fan_in_message,
+    invalid_fan_in_item_message,
+    two_dynamic_outputs_message,
+    unmapped_dynamic_message,
+)
 from dagviz.step_keys import join_handle
 
 # One level of fan-out: (handle of the emitting node, name of its DynamicOut).
@@ -112,8 +118,8 @@ class OutputHandle:
     def as_source(self, consumer: str, input_name: str) -> InputSource:
         if self.kind == DYNAMIC:
             raise InvalidDefinitionError(
-                f"Input '{input_name}' of '{consumer}' receives dynamic output '{self.output}' of "
-                f"'{self.node}' directly: use .map(...) to run per key or .collect() to gather the keys."
+                f"{unmapped_dynamic_message(_job_name(), self.output, self.node)} (dagviz: input '{input_name}' of "
+                f"'{consumer}'; use .map(...) to run per key or .collect() to gather the keys)"
             )
         kind = {"VALUE": DYNAMIC, PLAIN: PLAIN, COLLECT: COLLECT}[self.kind]
         return InputSource(kind, self.node, self.output)
@@ -188,7 +194,7 @@ class Composition:
         for input_name, spec in op_def.ins.items():
             if input_name in bound:
                 value = bound[input_name]
-                inputs[input_name] = _connected_source(value, handle, input_name)
+                inputs[input_name] = _connected_source(value, handle, input_name, op_def.name)
                 scopes.extend(item.scope for item in _handles_in(value))
             elif spec.has_default:
                 inputs[input_name] = InputSource(DEFAULT, default=spec.default_value)
@@ -210,12 +216,11 @@ class Composition:
 
     def _check_visible(self, value: OutputHandle, consumer: str, input_name: str) -> None:
         """A mapped value can only be used inside the ``.map()`` function of its fan-out (or a deeper one)."""
-        map_scope = self.builder.map_scope
-        if map_scope[: len(value.scope)] != value.scope:
+        if not _visible_here(value):
             raise InvalidDefinitionError(
-                f"Input '{input_name}' of '{consumer}' receives the mapped output '{value.output}' of "
-                f"'{value.node}' outside its .map(): call .collect() on it to gather the keys, or invoke "
-                f"'{consumer}' inside the mapped function."
+                f"{unmapped_dynamic_message(self.builder.job_name, value.output, value.node)} (dagviz: input "
+                f"'{input_name}' of '{consumer}' receives the mapped output outside its .map(): call .collect() on "
+                f"it to gather the keys, or invoke '{consumer}' inside the mapped function)"
             )
 
     def invoke_graph(self, graph: Any, alias: str | None, args: tuple, kwargs: dict) -> Any:
@@ -242,17 +247,22 @@ def _handles_in(value: Any) -> list["OutputHandle"]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _connected_source(value: Any, consumer: str, input_name: str) -> InputSource:
-    """The source of an input given a handle, or a list of handles (fan-in)."""
+def _connected_source(value: Any, consumer: str, input_name: str, op_name: str) -> InputSource:
+    """The source of an input given a handle, or a list of plain outputs (fan-in, with Dagster's limits)."""
     if isinstance(value, OutputHandle):
         return value.as_source(consumer, input_name)
     if isinstance(value, list) and value and all(isinstance(item, OutputHandle) for item in value):
-        for item in value:
-            if item.kind == "VALUE" or (item.kind == PLAIN and item.scope):
+        for index, item in enumerate(value):
+            if item.kind in (DYNAMIC, COLLECT) or not _visible_here(item):
                 raise InvalidDefinitionError(
-                    f"Problematic dependency on dynamic output \"{item.output}\" of \"{item.node}\": cannot be "
-                    f"fanned-in as part of a list to input \"{input_name}\" of \"{consumer}\"; .collect() the "
-                    "mapped outputs first (dagviz: fan-in of mapped items)."
+                    f"{invalid_fan_in_item_message(_job_name(), index, input_name, op_name)} (dagviz: only plain "
+                    "outputs can be listed; .collect() a fan-out and pass the list on its own)"
+                )
+            if item.scope:
+                emitter, output = item.scope[-1]
+                raise InvalidDefinitionError(
+                    f"{dynamic_fan_in_message(f'{item.node}:{item.output}', f'{emitter}:{output}')} (dagviz: input "
+                    f"'{input_name}' of '{consumer}')"
                 )
         return InputSource(FANIN, sources=tuple(item.as_source(consumer, input_name) for item in value))
     raise InvalidDefinitionError(
@@ -298,19 +308,35 @@ def _innermost_scope(handle: str, scopes: list[Scope]) -> Scope:
     deepest: Scope = max(scopes, key=len, default=())
     for scope in scopes:
         if deepest[: len(scope)] != scope:
+            first, second = _first_difference(deepest, scope)
             raise InvalidDefinitionError(
-                f"Op '{handle}' is downstream of two unrelated dynamic outputs "
-                f"({_describe_scope(scope)} and {_describe_scope(deepest)}): an op can be mapped over one "
-                "fan-out at a time; .collect() one of them first."
+                f"{two_dynamic_outputs_message(handle, first, second)} (dagviz: an op can be mapped over one "
+                "fan-out at a time, or over fan-outs nested inside one another; .collect() one of them first)"
             )
     return deepest
 
 
-def _describe_scope(scope: Scope) -> str:
-    return " > ".join(f"'{node}.{output}'" for node, output in scope) or "no fan-out"
+def _first_difference(deepest: Scope, other: Scope) -> tuple[str, str]:
+    """The two dynamic outputs (``node:output``) where two scopes part ways."""
+    for mine, theirs in zip(deepest, other):
+        if mine != theirs:
+            return f"{mine[0]}:{mine[1]}", f"{theirs[0]}:{theirs[1]}"
+    return f"{deepest[-1][0]}:{deepest[-1][1]}", f"{other[-1][0]}:{other[-1][1]}"
 
 
 _active = threading.local()
+
+
+def _visible_here(value: OutputHandle) -> bool:
+    """A mapped value is usable only inside its own ``.map()`` function (or a deeper one)."""
+    composition = current_composition()
+    map_scope = composition.builder.map_scope if composition is not None else ()
+    return map_scope[: len(value.scope)] == value.scope
+
+
+def _job_name() -> str:
+    composition = current_composition()
+    return composition.builder.job_name if composition is not None else "?"
 
 
 def current_composition() -> Composition | None:
@@ -343,7 +369,12 @@ def invoke_op_directly(op_def: OpDefinition, args: tuple, kwargs: dict) -> Any:
         from dagviz.execution.context import build_op_context
 
         args = (build_op_context(),) + tuple(args[1:] if args else ())
-    return op_def.compute_fn(*args, **kwargs)
+    result = op_def.compute_fn(*args, **kwargs)
+    if op_def.dynamic_output_names and not inspect.isgenerator(result):
+        from dagviz.execution.step_runner import check_dynamic_result
+
+        check_dynamic_result(op_def, result)  # as in a run: a bare DynamicOutput or a value is an error
+    return result
 
 
 def input_names_of(fn: Callable) -> list[str]:

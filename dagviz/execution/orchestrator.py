@@ -146,7 +146,9 @@ class RunCoordinator:
             self.sink.steps_created([PlannedStep(s.key, s.node.handle, s.mapping_keys, s.order) for s in created])
         for event in self.plan.take_notices():
             self._emit(event)
-        self._queue.extend(self.plan.take_ready())
+        # Steps that became ready together start in node-name order, as Dagster orders them; the sort is
+        # stable, so the steps of one mapped node keep their yield order.
+        self._queue.extend(sorted(self.plan.take_ready(), key=_node_handle))
 
     # -- events from the executor -------------------------------------------------------
 
@@ -243,6 +245,10 @@ class RunCoordinator:
     def _finish(self, success: bool, reason: str | None, canceled: bool) -> None:
         self._emit(RunFinished(None, success=success, failure_reason=reason, canceled=canceled))
         self.sink.flush()
+
+
+def _node_handle(step: Step) -> str:
+    return step.node.handle
 
 
 def _list_keys(steps: list[Step], limit: int = 10) -> str:

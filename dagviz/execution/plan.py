@@ -26,8 +26,8 @@ from dagviz.execution.status import StepStatus, check_transition
 from dagviz.step_keys import format_step_key
 
 OK, SKIP, FAIL = "OK", "SKIP", "FAIL"
-# How a step task names a resolved input: one ref, a collect's refs, or a list input's items (refs or lists).
-_INPUT_HOW = {COLLECT: "refs", FANIN: "items"}
+# How a step task names a resolved input: one ref, a collect's refs, or a list input's refs.
+_INPUT_HOW = {COLLECT: "refs", FANIN: "refs"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,8 @@ class ParentRun:
     dynamic_items: dict[tuple[str, str], list[tuple[str, str]]]
     # steps that must run again even though the parent has their outputs (SELECTED, ALL)
     forced: Callable[[str], bool] = field(default=lambda step_key: False)
+    # SELECTED runs exactly the forced steps: the others keep the parent's outputs even downstream of them
+    only_forced: bool = False
 
     def reusable(self, step_key: str) -> dict[str, str] | None:
         if self.forced(step_key):
@@ -137,15 +139,13 @@ class _FanIn:
 class _Collector:
     """Waits for every key of one emitter step's dynamic output and gathers one value per key."""
 
-    __slots__ = ("step", "input_name", "fan_in", "slot", "collected_node", "collected_output", "optional",
+    __slots__ = ("step", "input_name", "collected_node", "collected_output", "optional",
                  "keys", "emitter_done", "outstanding", "items", "failure", "executed")
 
     def __init__(self, step: Step, input_name: str, collected_node: str | None, collected_output: str,
-                 optional: bool, keys: dict[str, str], fan_in: _FanIn | None = None, slot: int = 0) -> None:
+                 optional: bool, keys: dict[str, str]) -> None:
         self.step = step
         self.input_name = input_name
-        self.fan_in = fan_in  # set when this collect is one item of a list input
-        self.slot = slot
         self.collected_node = collected_node
         self.collected_output = collected_output
         self.optional = optional
@@ -248,11 +248,8 @@ class ExecutionPlan:
     def _wire_fan_in(self, step: Step, input_name: str, source: InputSource) -> None:
         fan_in = _FanIn(step, input_name, len(source.sources))
         step.waiting += 1
-        for slot, item in enumerate(source.sources):
-            if item.kind == COLLECT:
-                self._wire_collect(step, input_name, item, fan_in, slot)
-            else:
-                self._await(fan_in, slot, self._producer_token(step, item))
+        for slot, item in enumerate(source.sources):  # plain outputs only (composition enforces it)
+            self._await(fan_in, slot, self._producer_token(step, item))
 
     def _fan_in_item(self, fan_in: _FanIn, slot: int, resolution: Resolution) -> None:
         """One item of a list input settled; when all have, the step gets the produced ones (Dagster's rule)."""
@@ -274,14 +271,13 @@ class ExecutionPlan:
                                   executed=any(result.executed for result in produced))
         self._deliver(fan_in.step, fan_in.input_name, combined)
 
-    def _wire_collect(self, step: Step, input_name: str, source: InputSource,
-                      fan_in: _FanIn | None = None, slot: int = 0) -> None:
+    def _wire_collect(self, step: Step, input_name: str, source: InputSource) -> None:
         emitter, output, collected_node = self.index.collect_level(source)
         emitter_node = self.index.nodes[emitter]
         emitter_key = format_step_key(emitter, step.mapping_keys[: emitter_node.depth])
         keys = self.dynamic_items.setdefault((emitter_key, output), {})
         collector = _Collector(step, input_name, collected_node, source.output,
-                               not emitter_node.op.outs[output].is_required, keys, fan_in, slot)
+                               not emitter_node.op.outs[output].is_required, keys)
         self._collectors_by_emitter[(emitter_key, output)].append(collector)
         if collected_node is not None:
             self._collectors_by_item[(collected_node, source.output, step.mapping_keys)].append(collector)
@@ -440,10 +436,7 @@ class ExecutionPlan:
         self._collected(collector, resolution)
 
     def _collected(self, collector: _Collector, resolution: Resolution) -> None:
-        if collector.fan_in is not None:
-            self._fan_in_item(collector.fan_in, collector.slot, resolution)
-        else:
-            self._deliver(collector.step, collector.input_name, resolution)
+        self._deliver(collector.step, collector.input_name, resolution)
 
     def _deliver(self, step: Step, input_name: str, resolution: Resolution) -> None:
         if step.status != StepStatus.PENDING or step.skip_reason is not None:
@@ -476,7 +469,7 @@ class ExecutionPlan:
         if step.waiting != 0 or step.status != StepStatus.PENDING or step.skip_reason is not None:
             return
         reusable = None
-        if self.parent is not None and not step.upstream_executed:
+        if self.parent is not None and (self.parent.only_forced or not step.upstream_executed):
             reusable = self.parent.reusable(step.key)
         if reusable is None:
             self.ready.append(step)

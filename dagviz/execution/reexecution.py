@@ -14,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Iterable
 
 from dagviz.config.run_config import resolve_run_config
-from dagviz.errors import DagvizError, InvalidStepKeyError
+from dagviz.errors import DagsterExecutionStepNotFoundError, DagvizError, InvalidStepKeyError, unknown_steps_message
 from dagviz.execution.events import DynamicOutputYielded, Event, StepOutput, StepReused, StepStarted, StepSucceeded
 from dagviz.execution.orchestrator import RunCoordinator
 from dagviz.execution.plan import ParentRun
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 class ReexecutionStrategy(str, Enum):
     FROM_FAILURE = "FROM_FAILURE"  # failed and never-run steps, and everything downstream of them
-    SELECTED = "SELECTED"  # the given step keys (``op[key]``, ``op[?]`` for every key) and downstream
+    SELECTED = "SELECTED"  # exactly the given step keys (``op[key]``, ``op[?]`` for every key), as Dagster does
+    FROM_SELECTED = "FROM_SELECTED"  # the given step keys and everything downstream of them
     ALL = "ALL"  # every step
 
 
@@ -74,19 +75,28 @@ class ReexecutionPlan:
 def parse_selection(job: "JobDefinition", step_keys: Iterable[str], known_steps: Iterable[str]) -> list[StepKey]:
     """Parse and check selected step keys: the node exists, the depth fits, a concrete key was in the run."""
     known = set(known_steps)
-    selection = []
+    selection, unknown, reasons = [], [], []
     for text in step_keys:
-        key = parse_step_key(text)
+        try:
+            key = parse_step_key(text)
+        except InvalidStepKeyError as error:
+            unknown.append(text)
+            reasons.append(str(error))
+            continue
         node = job.nodes.get(key.node)
         if node is None:
-            raise InvalidStepKeyError(f"Step key '{text}': job '{job.name}' has no node '{key.node}'.")
-        if len(key.mapping_keys) != node.depth:
+            reasons.append(f"job '{job.name}' has no node '{key.node}'")
+        elif len(key.mapping_keys) != node.depth:
             expected = "".join(["[key]"] * node.depth) or " with no [key]"
-            raise InvalidStepKeyError(f"Step key '{text}': node '{key.node}' is mapped {node.depth} deep, write it as "
-                                      f"{key.node}{expected}.")
-        if not key.is_unresolved and text not in known:
-            raise InvalidStepKeyError(f"Step key '{text}' is not a step of the parent run.")
-        selection.append(key)
+            reasons.append(f"node '{key.node}' is mapped {node.depth} deep, write it as {key.node}{expected}")
+        elif not key.is_unresolved and text not in known:
+            reasons.append(f"'{text}' is not a step of the parent run")
+        else:
+            selection.append(key)
+            continue
+        unknown.append(text)
+    if unknown:
+        raise DagsterExecutionStepNotFoundError(f"{unknown_steps_message(unknown)} (dagviz: {'; '.join(reasons)})")
     if not selection:
         raise ReexecutionError("SELECTED re-execution needs at least one step key.")
     return selection
@@ -112,7 +122,8 @@ def parent_run_for(job: "JobDefinition", record: ParentRecord, strategy: Reexecu
             parsed = parse_step_key(step_key)
             return any(pattern.matches(parsed) for pattern in selection)
 
-    return ParentRun(record.run_id, record.outputs, record.dynamic_items, forced)
+    only_forced = strategy == ReexecutionStrategy.SELECTED
+    return ParentRun(record.run_id, record.outputs, record.dynamic_items, forced, only_forced)
 
 
 def as_strategy(value: ReexecutionStrategy | str) -> ReexecutionStrategy:

@@ -18,7 +18,15 @@ from dagviz.definitions.metadata import normalize_metadata
 from dagviz.definitions.ops import OpDefinition
 from dagviz.definitions.outputs import DynamicOutput, Output
 from dagviz.definitions.types import type_check_failure
-from dagviz.errors import DagsterTypeCheckDidNotPass, DuplicateMappingKeyError, Failure, RetryRequested, StepOutputError
+from dagviz.errors import (
+    DagsterTypeCheckDidNotPass,
+    DuplicateMappingKeyError,
+    duplicate_mapping_key_message,
+    dynamic_from_plain_out_message,
+    dynamic_not_a_list_message,
+    output_into_dynamic_message,
+)
+from dagviz.errors import Failure, RetryRequested, StepOutputError
 from dagviz.execution.context import OpExecutionContext
 from dagviz.execution.events import (
     DynamicOutputYielded,
@@ -32,8 +40,8 @@ from dagviz.execution.events import (
 )
 from dagviz.storage.output_store import OutputStore, output_ref
 
-# How a task names one input's value: ("ref", ref), ("refs", [ref, ...]) for a collect, ("items", [...]) for
-# a list input, ("value", v) for a default or run-config value, ("nothing", None) for an ordering-only input.
+# How a task names one input's value: ("ref", ref), ("refs", [ref, ...]) for a collect or a list
+# input, ("value", v) for a default or run-config value, ("nothing", None) for an ordering-only input.
 InputValue = tuple[str, Any]
 
 
@@ -59,9 +67,6 @@ def _load_inputs(task: StepTask, op_def: OpDefinition, store: OutputStore) -> di
             values[name] = store.get(what)
         elif how == "refs":
             values[name] = [store.get(ref) for ref in what]
-        elif how == "items":  # a list input: each item one output's ref, or a collect's refs
-            values[name] = [store.get(item) if isinstance(item, str) else [store.get(ref) for ref in item]
-                            for item in what]
         elif how == "nothing":
             continue  # an ordering-only input (In(Nothing)) is never passed to the function
         else:
@@ -129,10 +134,7 @@ def _store_outputs(op_def: OpDefinition, result: Any, task: StepTask, store: Out
         if isinstance(result, (list, tuple)) and all(isinstance(item, DynamicOutput) for item in result):
             yield from _store_yielded(op_def, iter(result), task, store, context)  # Dagster also accepts a list
             return
-        raise StepOutputError(
-            f"op '{op_def.name}' has a DynamicOut but returned {type(result).__name__} {_short(result)}: "
-            "yield (or return a list of) DynamicOutput(value, mapping_key=...) for each key."
-        )
+        check_dynamic_result(op_def, result)
     names = list(op_def.outs)
     if len(names) == 1:
         values = {names[0]: result}
@@ -178,11 +180,12 @@ def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, s
             name, key = item.output_name, item.mapping_key
             keys = seen_keys.get(name)
             if keys is None:
-                raise StepOutputError(_wrong_output(op_def, item, "a DynamicOutput", "a DynamicOut"))
+                raise StepOutputError(f"{dynamic_from_plain_out_message(op_def.name)} (dagviz: "
+                                      f"{_wrong_output(op_def, item, 'a DynamicOutput', 'a DynamicOut')})")
             if key in keys:
                 raise DuplicateMappingKeyError(
-                    f"op '{op_def.name}' (step '{task.step_key}') yielded mapping key '{key}' twice for output "
-                    f"'{name}'; mapping keys must be unique within one dynamic output."
+                    f"{duplicate_mapping_key_message(op_def.name, key)} (dagviz: step '{task.step_key}', output "
+                    f"'{name}'; mapping keys must be unique within one dynamic output)"
                 )
             keys.add(key)
             ref = store.put(output_ref(task.run_id, task.step_key, name, key), _checked(op_def, name, item.value))
@@ -191,7 +194,10 @@ def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, s
         elif isinstance(item, Output):
             name = item.output_name
             out = op_def.outs.get(name)
-            if out is None or out.is_dynamic:
+            if out is not None and out.is_dynamic:
+                raise StepOutputError(f"{output_into_dynamic_message(op_def.name, name)} (dagviz: "
+                                      f"{_wrong_output(op_def, item, 'a plain Output', 'an Out')})")
+            if out is None:
                 raise StepOutputError(_wrong_output(op_def, item, "a plain Output", "an Out"))
             if name in produced:
                 raise StepOutputError(f"op '{op_def.name}' yielded output '{name}' more than once.")
@@ -205,6 +211,17 @@ def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, s
     missing = [name for name, out in op_def.outs.items() if not out.is_dynamic and out.is_required and name not in produced]
     if missing:
         raise StepOutputError(f"op '{op_def.name}' did not yield its required output(s) {missing}.")
+
+
+def check_dynamic_result(op_def: OpDefinition, result: Any) -> None:
+    """A DynamicOut op must yield or return a list of DynamicOutput; anything else is Dagster's error."""
+    if isinstance(result, (list, tuple)) and all(isinstance(item, DynamicOutput) for item in result):
+        return
+    output = op_def.dynamic_output_names[0]
+    raise StepOutputError(
+        f"{dynamic_not_a_list_message(op_def.name, output, result)} (dagviz: got {_short(result)}; yield, or "
+        "return a list of, DynamicOutput(value, mapping_key=...) for each key)"
+    )
 
 
 def _wrong_output(op_def: OpDefinition, item: Any, what: str, needed: str) -> str:

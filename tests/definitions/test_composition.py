@@ -240,7 +240,7 @@ def test_mapped_result_passed_to_an_op_outside_map_without_collect_is_a_definiti
 
 
 def test_op_downstream_of_two_unrelated_dynamic_outputs_is_a_definition_error():
-    with pytest.raises(InvalidDefinitionError, match="two unrelated dynamic outputs"):
+    with pytest.raises(InvalidDefinitionError, match="cannot be downstream of more than one dynamic output"):
 
         @job
         def nested_unrelated():
@@ -248,7 +248,7 @@ def test_op_downstream_of_two_unrelated_dynamic_outputs_is_a_definition_error():
 
 
 def test_two_mapped_results_from_different_fan_outs_into_one_op_is_a_definition_error():
-    with pytest.raises(InvalidDefinitionError, match="two unrelated dynamic outputs"):
+    with pytest.raises(InvalidDefinitionError, match="cannot be downstream of more than one dynamic output"):
 
         @job
         def two_mapped():

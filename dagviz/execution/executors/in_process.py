@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Iterator
 
-from dagviz.execution.events import Event, LogMessage
+from dagviz.execution.events import DynamicOutputYielded, Event, LogMessage
 from dagviz.execution.interrupts import user_code
 from dagviz.execution.step_runner import StepTask, run_step
 
@@ -16,11 +16,12 @@ if TYPE_CHECKING:
 
 
 class InProcessExecutor:
-    """Steps are generators of events; a newly submitted step runs before suspended ones resume.
+    """Steps are generators of events; a step runs until it yields a key, then newly submitted steps run.
 
     So when an emitter yields a key, its mapped steps run right away, and the emitter
     continues afterwards: streaming in a single thread, with memory bounded by the
-    plan's depth rather than by the number of keys.
+    plan's depth rather than by the number of keys. A step that yields no key runs to its
+    end before the next one starts, so steps start in the order they were submitted.
     """
 
     name = "in_process"
@@ -28,6 +29,7 @@ class InProcessExecutor:
     def __init__(self) -> None:
         self._pending: deque[StepTask] = deque()
         self._active: list[tuple[str, Iterator[Event]]] = []
+        self._top_yielded_key = False  # the running step just yielded a key: its mapped steps go first
         self._logs: list[Event] = []
 
     def start(self, job: "JobDefinition", pointer: "JobPointer | None", store: "OutputStore") -> None:
@@ -48,7 +50,7 @@ class InProcessExecutor:
             if self._logs:
                 logs, self._logs = self._logs, []
                 return logs
-            if self._pending:
+            if self._pending and (not self._active or self._top_yielded_key):
                 task = self._pending.popleft()
                 self._active.append((task.step_key, run_step(task, self._job.nodes[task.node], self._store, self._log)))
             if not self._active:
@@ -58,7 +60,9 @@ class InProcessExecutor:
                 event = next(events, None)
             if event is None:
                 self._active.pop()
+                self._top_yielded_key = bool(self._active)  # a suspended step below only stopped at a key
                 continue
+            self._top_yielded_key = isinstance(event, DynamicOutputYielded)
             if self._logs:
                 self._logs.append(event)
                 continue
