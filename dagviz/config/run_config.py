@@ -1,4 +1,4 @@
-"""Run config of a job: its schema (ops, execution) and its validation into what the engine uses.
+"""Run config of a job: its schema (ops, execution, resources) and its validation into what the engine uses.
 
 ```yaml
 ops:
@@ -6,6 +6,8 @@ ops:
   my_graph: {ops: {inner: {config: {...}}}}
 execution:
   multiprocess: {max_concurrent: 2}     # or in_process: {}; Dagster's `config:` wrapper is accepted
+resources:
+  db: {config: {url: "postgresql://..."}}   # validated by each resource's own schema
 ```
 """
 
@@ -22,6 +24,7 @@ from dagviz.errors import InvalidConfigError
 
 if TYPE_CHECKING:
     from dagviz.definitions.composition import NodeSpec
+    from dagviz.definitions.resources import ResourceDefinition
     from dagviz.definitions.ops import In
     from dagviz.definitions.types import CheckedType
 
@@ -62,6 +65,9 @@ class InputValue(ConfigType):
     def validate(self, value: object, path: str, errors: Errors) -> object:
         if isinstance(value, dict) and set(value) == {"value"} and not isinstance(self.inner, Shape):
             value = value["value"]
+        elif self.inner is Any:  # an untyped input: only Dagster's selector form says what the value is
+            errors.append((path, f"expected a dict {{value: ...}} for an untyped input, got {type(value).__name__}"))
+            return value
         return self.inner.validate(value, path, errors)
 
     def to_json(self) -> dict:
@@ -111,6 +117,7 @@ class ResolvedRunConfig:
     executor: ExecutorChoice
     executor_given: bool
     op_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> input -> value from run config
+    resource_configs: dict[str, Any] = field(default_factory=dict)  # resource key -> its validated config
 
 
 def _insert(tree: dict, parts: list[str], node: "NodeSpec") -> None:
@@ -144,8 +151,39 @@ def _node_fields(node: "NodeSpec") -> dict[str, Field]:
     return fields
 
 
-def run_config_type(nodes: Mapping[str, "NodeSpec"], default_executor: str = "in_process") -> Shape:
-    """The schema of a job's run config."""
+def resources_shape(resource_defs: Mapping[str, "ResourceDefinition"] | None) -> Shape:
+    """The ``resources`` section: ``{key: {config: ...}}`` for each of the job's resources.
+
+    A job without resources accepts any section (Dagster's default resources are not dagviz's).
+    """
+    if not resource_defs:
+        return Permissive({})
+    return Shape({key: Field(Shape({"config": definition.config_schema_field()}))
+                  for key, definition in resource_defs.items()})
+
+
+def _resources_field(resource_defs: Mapping[str, "ResourceDefinition"] | None) -> Field:
+    shape = resources_shape(resource_defs)
+    return Field(shape, is_required=shape.is_required() or None)
+
+
+def resolve_resource_configs(resource_defs: Mapping[str, "ResourceDefinition"],
+                             section: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate a ``resources`` section on its own (direct invocation); each key's config, defaults filled."""
+    errors: list[tuple[str, str]] = []
+    cleaned = resources_shape(resource_defs).validate(dict(section or {}), "resources", errors)
+    if errors:
+        raise InvalidConfigError(errors)
+    return _resource_configs(resource_defs, cleaned)  # type: ignore[arg-type]
+
+
+def _resource_configs(resource_defs: Mapping[str, "ResourceDefinition"] | None, cleaned: dict | None) -> dict[str, Any]:
+    return {key: ((cleaned or {}).get(key) or {}).get("config") for key in (resource_defs or {})}
+
+
+def run_config_type(nodes: Mapping[str, "NodeSpec"], default_executor: str = "in_process", *,
+                    resource_defs: Mapping[str, "ResourceDefinition"] | None = None) -> Shape:
+    """The schema of a job's run config (``resource_defs``: the job's resources, for the ``resources`` section)."""
     tree: dict = {}
     for handle, node in nodes.items():
         _insert(tree, handle.split("."), node)
@@ -153,7 +191,7 @@ def run_config_type(nodes: Mapping[str, "NodeSpec"], default_executor: str = "in
         {
             "ops": Field(_ops_shape(tree)),
             "execution": Field(Selector(EXECUTOR_FIELDS, default_choice=default_executor), is_required=False),
-            "resources": Field(Permissive({}), is_required=False),
+            "resources": _resources_field(resource_defs),
             "loggers": Field(Permissive({}), is_required=False),
         }
     )
@@ -167,7 +205,8 @@ def _op_section_at(cleaned_ops: dict, handle: str, section: str) -> Any:
 
 
 def resolve_run_config(
-    job_name: str, nodes: Mapping[str, "NodeSpec"], run_config: Mapping[str, Any] | None
+    job_name: str, nodes: Mapping[str, "NodeSpec"], run_config: Mapping[str, Any] | None, *,
+    resource_defs: Mapping[str, "ResourceDefinition"] | None = None,
 ) -> ResolvedRunConfig:
     """Validate ``run_config`` against the job's schema, or raise :class:`InvalidConfigError` listing every problem."""
     raw = dict(run_config or {})
@@ -177,7 +216,7 @@ def resolve_run_config(
     if isinstance(execution, dict) and set(execution) == {"config"}:
         raw["execution"] = execution["config"]  # Dagster writes execution: {config: {multiprocess: ...}}
     errors: list[tuple[str, str]] = []
-    cleaned = run_config_type(nodes).validate(raw, "", errors)
+    cleaned = run_config_type(nodes, resource_defs=resource_defs).validate(raw, "", errors)
     if errors:
         raise InvalidConfigError(errors, job_name)
     assert isinstance(cleaned, dict)
@@ -186,14 +225,19 @@ def resolve_run_config(
                   for handle, node in nodes.items() if node.op.config_field}
     op_inputs = {handle: _op_section_at(cleaned["ops"], handle, "inputs") or {}
                  for handle, node in nodes.items() if any(s.kind == CONFIG for s in node.inputs.values())}
-    return ResolvedRunConfig(raw, op_configs, ExecutorChoice(name, config), "execution" in raw, op_inputs)
+    return ResolvedRunConfig(raw, op_configs, ExecutorChoice(name, config), "execution" in raw, op_inputs,
+                             _resource_configs(resource_defs, cleaned.get("resources")))
 
 
-def default_run_config(nodes: Mapping[str, "NodeSpec"]) -> dict:
+def default_run_config(nodes: Mapping[str, "NodeSpec"], *,
+                       resource_defs: Mapping[str, "ResourceDefinition"] | None = None) -> dict:
     """The run config with every default written out (what a launchpad starts from)."""
-    config: dict = run_config_type(nodes).validate({}, "", [])  # type: ignore[assignment]
-    for unused in ("resources", "loggers"):  # accepted for Dagster compatibility, never used
-        config.pop(unused, None)
+    config: dict = run_config_type(nodes, resource_defs=resource_defs).validate({}, "", [])  # type: ignore[assignment]
+    config.pop("loggers", None)  # accepted for Dagster compatibility, never used
+    resources = {key: section for key, section in (config.pop("resources", None) or {}).items()
+                 if isinstance(section, dict) and section.get("config") not in (None, {})}
+    if resources:
+        config["resources"] = resources
     return config
 
 

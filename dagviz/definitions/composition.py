@@ -231,15 +231,10 @@ class Composition:
         handle = self.builder.claim_handle(self.parent, alias or graph.name, alias is not None)
         self.builder.graph_handles.add(handle)
         result = run_composition(graph.compose_fn, Composition(self.builder, handle), bound)
+        output_names = graph.output_names
+        if output_names:
+            result = _named_graph_result(graph.name, output_names, result)
         self.builder.graph_outputs[handle] = _graph_outputs(graph.name, result)
-        output_names = getattr(graph, "output_names", None)
-        if output_names and isinstance(result, dict):
-            missing = [name for name in output_names if name not in result]
-            if missing:
-                raise InvalidDefinitionError(
-                    f"Graph '{graph.name}' declares outputs {output_names} but its body returned no {missing}."
-                )
-            return namedtuple(f"{graph.name}_outputs", output_names)(*(result[name] for name in output_names))
         return result
 
 
@@ -269,6 +264,20 @@ def _connected_source(value: Any, consumer: str, input_name: str, op_name: str) 
         f"Input '{input_name}' of op '{consumer}' was given {value!r}: inside a job or graph, "
         "inputs must be outputs of other ops, or a list of them (use config for constant values)."
     )
+
+
+def _named_graph_result(graph_name: str, output_names: list[str], result: Any) -> Any:
+    """A multi-output graph's body result (a dict, or a tuple in declaration order) as one handle per output."""
+    if isinstance(result, tuple) and not hasattr(result, "_fields") and len(result) == len(output_names):
+        result = dict(zip(output_names, result))
+    given = result if isinstance(result, dict) else {}
+    for name in output_names:
+        if name not in given:
+            raise InvalidDefinitionError(
+                f"@graph '{graph_name}' has unmapped output '{name}'. Remove it or return a value from the "
+                "appropriate op/graph invocation."
+            )
+    return namedtuple(f"{graph_name}_outputs", output_names)(*(given[name] for name in output_names))
 
 
 def _graph_outputs(graph_name: str, result: Any) -> dict[str, tuple[str, str]]:
@@ -361,6 +370,13 @@ def compose_job(job_name: str, fn: Callable) -> JobBuilder:
     if not builder.nodes:
         raise InvalidDefinitionError(f"Job '{job_name}' has no ops: its body must invoke at least one op.")
     return builder
+
+
+def check_graph_body(name: str, fn: Callable, output_names: list[str]) -> None:
+    """Trace a graph body without inputs once, so a composition error shows where the graph is defined."""
+    result = run_composition(fn, Composition(JobBuilder(name), None), {})
+    if output_names:
+        _named_graph_result(name, output_names, result)
 
 
 def invoke_op_directly(op_def: OpDefinition, args: tuple, kwargs: dict) -> Any:

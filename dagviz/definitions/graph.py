@@ -6,14 +6,16 @@ import copy
 import inspect
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from dagviz.definitions.composition import (
     NodeSpec,
+    check_graph_body,
     compose_job,
     current_composition,
     input_names_of,
 )
+from dagviz.definitions.resources import ResourceDefinition, check_resources_provided, resolve_resource_defs
 from dagviz.errors import InvalidDefinitionError
 from dagviz.step_keys import validate_node_name
 
@@ -50,6 +52,8 @@ class GraphDefinition:
         unknown = sorted(set(ins or {}) - set(self.input_names))
         if unknown:
             raise InvalidDefinitionError(f"Graph '{self.name}': ins {unknown} are not parameters of its function.")
+        if not self.input_names:
+            check_graph_body(self.name, fn, self.output_names)  # as in Dagster: fails where it is defined
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._invoke(None, args, kwargs)
@@ -68,23 +72,27 @@ class GraphDefinition:
         return composition.invoke_graph(self, alias, args, kwargs)
 
     def to_job(self, name: str | None = None, description: str | None = None,
-               tags: dict[str, str] | None = None) -> "JobDefinition":
+               tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None) -> "JobDefinition":
         if self.input_names:
             raise InvalidDefinitionError(
                 f"Graph '{self.name}' takes inputs {self.input_names}; only a graph without inputs can become a job."
             )
         return JobDefinition(self.compose_fn, name or self.name, description or self.description,
-                             {**self.tags, **(tags or {})})
+                             {**self.tags, **(tags or {})}, resource_defs)
 
     def __repr__(self) -> str:
         return f"<graph {self.name}>"
 
 
 class JobDefinition:
-    """A runnable job: its nodes (graphs flattened), tags and config schema."""
+    """A runnable job: its nodes (graphs flattened), tags, resources and config schema.
+
+    A job given ``resource_defs`` must provide every resource its ops need (checked now, as
+    Dagster does); a job given none may get them from ``Definitions`` and is checked when it runs.
+    """
 
     def __init__(self, fn: Callable, name: str | None = None, description: str | None = None,
-                 tags: dict[str, str] | None = None) -> None:
+                 tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None) -> None:
         self.name = validate_node_name(name or fn.__name__)
         if input_names_of(fn):
             raise InvalidDefinitionError(f"Job '{self.name}' body must take no parameters.")
@@ -97,6 +105,20 @@ class JobDefinition:
         self.module_name = fn.__module__
         main = sys.modules.get("__main__")
         self.source_file = getattr(main, "__file__", None) if fn.__module__ == "__main__" else None
+        self.resource_defs: dict[str, ResourceDefinition] = resolve_resource_defs(resource_defs)
+        if resource_defs:
+            self.check_resources()
+
+    def check_resources(self) -> None:
+        """Raise ``InvalidDefinitionError`` if an op (or a resource) needs a resource key the job does not provide."""
+        check_resources_provided(self.name, self.nodes, self.resource_defs)
+
+    def bind_resources(self, resources: Mapping[str, Any]) -> "JobDefinition":
+        """This job with ``resources`` under its own (its own win), as ``Definitions`` binds them; checked now."""
+        bound = copy.copy(self)
+        bound.resource_defs = {**resolve_resource_defs(resources), **self.resource_defs}
+        bound.check_resources()
+        return bound
 
     def execute_in_process(self, run_config: dict | None = None, raise_on_error: bool = True,
                            run_id: str | None = None, tags: dict[str, str] | None = None,
@@ -125,12 +147,12 @@ class JobDefinition:
     def run_config_schema(self) -> Any:
         from dagviz.config.run_config import run_config_type
 
-        return run_config_type(self.nodes)
+        return run_config_type(self.nodes, resource_defs=self.resource_defs)
 
     def default_run_config(self) -> dict:
         from dagviz.config.run_config import default_run_config
 
-        return default_run_config(self.nodes)
+        return default_run_config(self.nodes, resource_defs=self.resource_defs)
 
     @property
     def is_dynamic(self) -> bool:
@@ -151,10 +173,10 @@ def graph(fn: Callable | None = None, *, name: str | None = None, description: s
 
 
 def job(fn: Callable | None = None, *, name: str | None = None, description: str | None = None,
-        tags: dict[str, str] | None = None) -> Any:
-    """Declare a job, bare (``@job``) or with arguments (``@job(name=..., tags=...)``)."""
+        tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None) -> Any:
+    """Declare a job, bare (``@job``) or with arguments (``@job(name=..., resource_defs={"db": ...})``)."""
 
     def decorate(function: Callable) -> JobDefinition:
-        return JobDefinition(function, name, description, tags)
+        return JobDefinition(function, name, description, tags, resource_defs)
 
     return decorate(fn) if fn is not None else decorate

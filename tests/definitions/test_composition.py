@@ -195,9 +195,10 @@ def test_an_unconnected_input_without_default_is_read_from_run_config():
 
     with pytest.raises(InvalidConfigError, match=r"missing required field 'ops' \(\{add: \{inputs"):
         unconnected.execute_in_process()
-    assert unconnected.execute_in_process(run_config={"ops": {"add": {"inputs": {"x": 1}}}}).output_for_node("add") == 2
     given_as_value = {"ops": {"add": {"inputs": {"x": {"value": 2}}}}}
     assert unconnected.execute_in_process(run_config=given_as_value).output_for_node("add") == 3
+    with pytest.raises(InvalidConfigError, match=r"ops\.add\.inputs\.x: expected a dict \{value: \.\.\.\}"):
+        unconnected.execute_in_process(run_config={"ops": {"add": {"inputs": {"x": 1}}}})  # untyped: selector only
 
 
 def test_unknown_keyword_input_is_a_definition_error():
