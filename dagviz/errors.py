@@ -65,6 +65,10 @@ class DagsterInvariantViolationError(DagvizError):
     """Something was used in a way its contract forbids (Dagster's name for the same class of error)."""
 
 
+class JobNotInDefinitionsError(UnknownJobError, DagsterInvariantViolationError):
+    """``Definitions.get_job_def`` was asked for a job it does not hold (an invariant violation in Dagster)."""
+
+
 class StepOutputError(DagsterInvariantViolationError):
     """An op produced outputs that do not match its declared outputs."""
 
@@ -87,14 +91,6 @@ class DagvizExecutionError(DagvizError):
         self.step_key = step_key
         self.user_traceback = user_traceback
         super().__init__(message)
-
-
-class DagsterInvariantViolationError(DagvizError):
-    """A call Dagster's API refuses in the same situation (e.g. an output the run did not produce)."""
-
-
-class DagsterExecutionStepNotFoundError(InvalidStepKeyError):
-    """A re-execution's step selection names steps its parent run does not have."""
 
 
 class DagsterRunNotFoundError(DagvizError):

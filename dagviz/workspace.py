@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from dagviz.errors import UnknownJobError, WorkspaceLoadError
+from dagviz.errors import InvalidDefinitionError, UnknownJobError, WorkspaceLoadError
 
 if TYPE_CHECKING:
     from dagviz.definitions.graph import JobDefinition
@@ -24,14 +24,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class JobPointer:
-    """Where a job is defined: a module name or a file path, plus the job's name."""
+    """Where a job is defined: a module name or a file path, plus the job's name.
+
+    With ``factory``, the job is what that module-level function returns (``reconstructable(define_job)``).
+    """
 
     job_name: str
     module: str | None = None
     file: str | None = None
+    factory: str | None = None
 
     def load(self) -> "JobDefinition":
         module = import_file(self.file) if self.file else import_module(self.module or "")
+        if self.factory:
+            return self._from_factory(module)
         jobs = jobs_in_module(module)
         if self.job_name not in jobs:
             raise UnknownJobError(
@@ -39,6 +45,18 @@ class JobPointer:
                 f"(jobs there: {', '.join(sorted(jobs)) or 'none'})."
             )
         return jobs[self.job_name]
+
+    def _from_factory(self, module: ModuleType) -> "JobDefinition":
+        from dagviz.definitions.graph import JobDefinition
+
+        where = self.file or self.module
+        factory = getattr(module, self.factory or "", None)
+        if not callable(factory):
+            raise UnknownJobError(f"No function '{self.factory}' in {where} to build job '{self.job_name}' with.")
+        job = factory()
+        if not isinstance(job, JobDefinition) or job.name != self.job_name:
+            raise UnknownJobError(f"{self.factory}() in {where} returned {job!r}, not job '{self.job_name}'.")
+        return job
 
 
 def import_module(name: str) -> ModuleType:
@@ -76,11 +94,23 @@ def import_file(path: str) -> ModuleType:
 
 
 def jobs_in_module(module: ModuleType) -> dict[str, "JobDefinition"]:
-    """Every job defined at the top level of ``module``, by job name."""
+    """Every job defined at the top level of ``module``, by job name.
+
+    A module with a ``Definitions`` object at its top level is loaded from it, as Dagster does:
+    its jobs, with the Definitions' resources bound, are the module's jobs.
+    """
+    from dagviz.definitions.definitions import Definitions
     from dagviz.definitions.graph import JobDefinition
 
+    values = list(vars(module).values())
+    definitions = [value for value in values if isinstance(value, Definitions)]
+    if definitions:
+        try:
+            return {job.name: job for defs in definitions for job in defs.get_all_job_defs()}
+        except InvalidDefinitionError as error:  # a job lacking a resource, two jobs of one name
+            raise WorkspaceLoadError(f"The Definitions in {module.__name__} are invalid: {error}") from error
     jobs: dict[str, JobDefinition] = {}
-    for value in vars(module).values():
+    for value in values:
         if isinstance(value, JobDefinition):
             jobs[value.name] = value
     return jobs
@@ -112,10 +142,11 @@ class Workspace:
     def _add(self, entry: str, importer, make_pointer) -> None:  # type: ignore[no-untyped-def]
         try:
             module = importer()
+            jobs = jobs_in_module(module)
         except WorkspaceLoadError as error:
             self.errors[entry] = str(error)
             return
-        for name, job in jobs_in_module(module).items():
+        for name, job in jobs.items():
             self.jobs[name] = job
             self.pointers[name] = make_pointer(name)
 

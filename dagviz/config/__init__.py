@@ -1,5 +1,8 @@
-"""Config schemas for ops and run config: declaration, validation with path-precise errors, defaults."""
+"""Config schemas for ops and run config: declaration, validation with path-precise errors, defaults.
 
-from dagviz.config.schema import Any, Array, Field, Noneable, Permissive, Shape, resolve_config_type
+``Config`` classes (``dagviz.config.pythonic``) are converted to these same types.
+"""
 
-__all__ = ["Any", "Array", "Field", "Noneable", "Permissive", "Shape", "resolve_config_type"]
+from dagviz.config.schema import Any, Array, Enum, Field, Map, Noneable, Permissive, Shape, resolve_config_type
+
+__all__ = ["Any", "Array", "Enum", "Field", "Map", "Noneable", "Permissive", "Shape", "resolve_config_type"]

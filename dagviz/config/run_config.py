@@ -128,12 +128,15 @@ def _insert(tree: dict, parts: list[str], node: "NodeSpec") -> None:
         tree[head] = node
 
 
-def _ops_shape(tree: dict) -> Shape:
+def _ops_shape(tree: dict, optional: frozenset[str] = frozenset()) -> Shape:
+    """The ``ops`` section; nodes in ``optional`` (outside an op selection) may be configured, need not be."""
     fields: dict[str, Field] = {}
     for name, item in tree.items():
         if isinstance(item, dict):
-            inner = _ops_shape(item)
+            inner = _ops_shape(item, optional)
             fields[name] = Field(Shape({"ops": Field(inner, is_required=inner.is_required() or None)}))
+        elif item.handle in optional:
+            fields[name] = Field(Shape(_node_fields(item)), is_required=False)
         else:
             fields[name] = Field(Shape(_node_fields(item)))
     return Shape(fields)
@@ -185,11 +188,12 @@ def run_config_type(nodes: Mapping[str, "NodeSpec"], default_executor: str = "in
                     resource_defs: Mapping[str, "ResourceDefinition"] | None = None) -> Shape:
     """The schema of a job's run config (``resource_defs``: the job's resources, for the ``resources`` section)."""
     tree: dict = {}
-    for handle, node in nodes.items():
+    unselected = getattr(nodes, "unselected", {})  # a subset job (op selection) still accepts their config
+    for handle, node in {**unselected, **nodes}.items():
         _insert(tree, handle.split("."), node)
     return Shape(
         {
-            "ops": Field(_ops_shape(tree)),
+            "ops": Field(_ops_shape(tree, frozenset(unselected))),
             "execution": Field(Selector(EXECUTOR_FIELDS, default_choice=default_executor), is_required=False),
             "resources": _resources_field(resource_defs),
             "loggers": Field(Permissive({}), is_required=False),

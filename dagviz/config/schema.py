@@ -129,6 +129,50 @@ class Array(ConfigType):
         return {"type": "Array", "of": self.inner.to_json()}
 
 
+class Enum(ConfigType):
+    """One of a fixed set of names; for a Python enum, its member names (as in Dagster)."""
+
+    def __init__(self, name: str, values: list[str]) -> None:
+        self.name = name
+        self.values = list(values)
+        self._allowed = frozenset(self.values)
+
+    @classmethod
+    def from_python_enum(cls, enum_class: type) -> "Enum":
+        return cls(enum_class.__name__, [member.name for member in enum_class])  # type: ignore[attr-defined]
+
+    def validate(self, value: object, path: str, errors: Errors) -> object:
+        if not isinstance(value, str) or value not in self._allowed:
+            errors.append((path, f"expected one of {', '.join(self.values)} ({self.name}), got {_describe_value(value)}"))
+        return value
+
+    def to_json(self) -> dict:
+        return {"type": "Enum", "name": self.name, "values": list(self.values)}
+
+
+class Map(ConfigType):
+    """A dict with string keys chosen by the user and values of one type (``dict[str, int]``)."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = resolve_config_type(inner)
+        self.name = f"{{str: {self.inner.describe()}}}"
+
+    def validate(self, value: object, path: str, errors: Errors) -> object:
+        if not isinstance(value, dict):
+            errors.append((path, f"expected a dict of {self.inner.describe()}, got {_describe_value(value)}"))
+            return value
+        cleaned: dict[str, object] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                errors.append((path, f"expected str keys, got {_describe_value(key)}"))
+                continue
+            cleaned[key] = self.inner.validate(item, _join(path, key), errors)
+        return cleaned
+
+    def to_json(self) -> dict:
+        return {"type": "Map", "of": self.inner.to_json()}
+
+
 @dataclass(eq=False)
 class Field:
     """A config field: its type, an optional default, whether it is required, a description."""

@@ -381,11 +381,10 @@ def check_graph_body(name: str, fn: Callable, output_names: list[str]) -> None:
 
 def invoke_op_directly(op_def: OpDefinition, args: tuple, kwargs: dict) -> Any:
     """Call an op outside a job (unit tests): runs its function with the given arguments."""
-    if op_def.takes_context and (not args or args[0] is None) and "context" not in kwargs:
-        from dagviz.execution.context import build_op_context
+    from dagviz.definitions.direct_invocation import direct_arguments
 
-        args = (build_op_context(),) + tuple(args[1:] if args else ())
-    result = op_def.compute_fn(*args, **kwargs)
+    with direct_arguments(op_def, args, kwargs) as (args, kwargs):
+        result = op_def.compute_fn(*args, **kwargs)
     if op_def.dynamic_output_names and not inspect.isgenerator(result):
         from dagviz.execution.step_runner import check_dynamic_result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from dagviz.definitions.composition import (
     current_composition,
     input_names_of,
 )
+from dagviz.definitions.ops import RetryPolicy
 from dagviz.definitions.resources import ResourceDefinition, check_resources_provided, resolve_resource_defs
 from dagviz.errors import InvalidDefinitionError
 from dagviz.step_keys import validate_node_name
@@ -72,13 +74,14 @@ class GraphDefinition:
         return composition.invoke_graph(self, alias, args, kwargs)
 
     def to_job(self, name: str | None = None, description: str | None = None,
-               tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None) -> "JobDefinition":
+               tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None,
+               op_retry_policy: RetryPolicy | None = None) -> "JobDefinition":
         if self.input_names:
             raise InvalidDefinitionError(
                 f"Graph '{self.name}' takes inputs {self.input_names}; only a graph without inputs can become a job."
             )
         return JobDefinition(self.compose_fn, name or self.name, description or self.description,
-                             {**self.tags, **(tags or {})}, resource_defs)
+                             {**self.tags, **(tags or {})}, resource_defs, op_retry_policy)
 
     def __repr__(self) -> str:
         return f"<graph {self.name}>"
@@ -92,7 +95,8 @@ class JobDefinition:
     """
 
     def __init__(self, fn: Callable, name: str | None = None, description: str | None = None,
-                 tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None) -> None:
+                 tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None,
+                 op_retry_policy: RetryPolicy | None = None) -> None:
         self.name = validate_node_name(name or fn.__name__)
         if input_names_of(fn):
             raise InvalidDefinitionError(f"Job '{self.name}' body must take no parameters.")
@@ -105,6 +109,9 @@ class JobDefinition:
         self.module_name = fn.__module__
         main = sys.modules.get("__main__")
         self.source_file = getattr(main, "__file__", None) if fn.__module__ == "__main__" else None
+        if op_retry_policy is not None:  # for every op that has no retry policy of its own
+            self.nodes = {handle: node if node.retry_policy else dataclasses.replace(node, retry_policy=op_retry_policy)
+                          for handle, node in self.nodes.items()}
         self.resource_defs: dict[str, ResourceDefinition] = resolve_resource_defs(resource_defs)
         if resource_defs:
             self.check_resources()
@@ -173,10 +180,11 @@ def graph(fn: Callable | None = None, *, name: str | None = None, description: s
 
 
 def job(fn: Callable | None = None, *, name: str | None = None, description: str | None = None,
-        tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None) -> Any:
+        tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None,
+        op_retry_policy: RetryPolicy | None = None) -> Any:
     """Declare a job, bare (``@job``) or with arguments (``@job(name=..., resource_defs={"db": ...})``)."""
 
     def decorate(function: Callable) -> JobDefinition:
-        return JobDefinition(function, name, description, tags, resource_defs)
+        return JobDefinition(function, name, description, tags, resource_defs, op_retry_policy)
 
     return decorate(fn) if fn is not None else decorate

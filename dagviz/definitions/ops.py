@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import collections.abc
+import enum
 import inspect
+import random
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from dagviz.config.schema import NO_DEFAULT, Field, resolve_config_field
+from dagviz.definitions.op_params import annotations_of, special_params
 from dagviz.definitions.outputs import DEFAULT_OUTPUT, DynamicOutput, Output
 from dagviz.definitions.types import CheckedType, Nothing, resolve_type
 from dagviz.errors import InvalidDefinitionError
@@ -56,19 +59,53 @@ class DynamicOut(Out):
     is_dynamic = True
 
 
+class Backoff(enum.Enum):
+    """How the retry delay grows with the attempt number n: LINEAR ``n * delay``, EXPONENTIAL ``(2**n - 1) * delay``."""
+
+    LINEAR = "LINEAR"
+    EXPONENTIAL = "EXPONENTIAL"
+
+
+class Jitter(enum.Enum):
+    """Randomness added to the delay: FULL anywhere in ``[0, delay_n]``, PLUS_MINUS ``delay_n +/- delay``."""
+
+    FULL = "FULL"
+    PLUS_MINUS = "PLUS_MINUS"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry a failed step up to ``max_retries`` times, waiting ``delay`` seconds between attempts.
+    """Retry a failed step up to ``max_retries`` times, waiting ``delay`` seconds (shaped by backoff and jitter).
 
     Each mapped key retries on its own.
     """
 
     max_retries: int = 1
     delay: float | None = None
+    backoff: Backoff | None = None
+    jitter: Jitter | None = None
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise InvalidDefinitionError(f"RetryPolicy max_retries must be >= 0, got {self.max_retries}.")
+        for name in ("backoff", "jitter"):
+            if getattr(self, name) is not None and self.delay is None:
+                raise InvalidDefinitionError(f"Can not set {name} on RetryPolicy without also setting delay")
+
+    def calculate_delay(self, attempt_num: int) -> float:
+        """Seconds to wait before the next attempt after attempt ``attempt_num`` (1 for the first) failed."""
+        base = float(self.delay or 0)
+        if self.backoff is Backoff.EXPONENTIAL:
+            delay = (2 ** attempt_num - 1) * base
+        elif self.backoff is Backoff.LINEAR:
+            delay = attempt_num * base
+        else:
+            delay = base
+        if self.jitter is Jitter.FULL:
+            delay = random.random() * delay
+        elif self.jitter is Jitter.PLUS_MINUS:
+            delay = delay + (2 * random.random() - 1) * base
+        return delay
 
 
 def _out_from_annotation(annotation: Any) -> Out:
@@ -110,13 +147,14 @@ def _takes_context(params: list[inspect.Parameter]) -> bool:
     return first.name in CONTEXT_PARAM_NAMES or "ExecutionContext" in str(annotation_name)
 
 
-def _resolve_ins(fn: Callable, ins: dict[str, In] | None, op_name: str) -> tuple[bool, dict[str, In]]:
+def _resolve_ins(fn: Callable, ins: dict[str, In] | None, op_name: str,
+                 not_inputs: frozenset[str] = frozenset()) -> tuple[bool, dict[str, In]]:
     params = list(inspect.signature(fn).parameters.values())
     for param in params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise InvalidDefinitionError(f"op '{op_name}': *args and **kwargs are not supported as op inputs.")
     takes_context = _takes_context(params)
-    input_params = params[1:] if takes_context else params
+    input_params = [param for param in (params[1:] if takes_context else params) if param.name not in not_inputs]
     declared = dict(ins or {})
     resolved: dict[str, In] = {}
     for param in input_params:
@@ -132,14 +170,6 @@ def _resolve_ins(fn: Callable, ins: dict[str, In] | None, op_name: str) -> tuple
             f"(parameters: {[p.name for p in input_params]})."
         )
     return takes_context, resolved
-
-
-def _type_hints(fn: Callable) -> dict[str, Any]:
-    """The function's annotations with string annotations resolved; none if they cannot be resolved."""
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:  # an annotation naming something not importable here: leave values unchecked
-        return {}
 
 
 def _checked_input_types(ins: dict[str, In], hints: dict[str, Any]) -> dict[str, CheckedType]:
@@ -166,12 +196,14 @@ class OpDefinition:
         retry_policy: RetryPolicy | None = None,
         tags: dict[str, str] | None = None,
         description: str | None = None,
+        required_resource_keys: Iterable[str] | None = None,
     ) -> None:
         self.name = validate_node_name(name or fn.__name__)
         self.compute_fn = fn
         self.config_field: Field | None = resolve_config_field(config_schema)
-        self.takes_context, self.ins = _resolve_ins(fn, ins, self.name)
-        hints = _type_hints(fn)
+        self._set_special_params(fn, config_schema, required_resource_keys)
+        self.takes_context, self.ins = _resolve_ins(fn, ins, self.name, self.special_params.names)
+        hints = annotations_of(fn)
         self.outs = _resolve_outs(out, self.name, hints.get("return", inspect.Signature.empty))
         self.input_types = _checked_input_types(self.ins, hints)
         self.output_types = {name: resolve_type(spec.dagster_type) for name, spec in self.outs.items()}
@@ -179,10 +211,38 @@ class OpDefinition:
         self.tags = dict(tags or {})
         self.description = description or inspect.getdoc(fn)
         self.is_generator = inspect.isgeneratorfunction(fn)
-        if self.config_field is not None and not self.takes_context:
+        if self.config_field is not None and not self.takes_context and self.config_param is None:
             raise InvalidDefinitionError(
                 f"op '{self.name}' has a config_schema but its function takes no 'context' parameter to read it from."
             )
+
+    def _set_special_params(self, fn: Callable, config_schema: Any, required_resource_keys: Iterable[str] | None) -> None:
+        """The ``config`` parameter and resource parameters, which are not inputs."""
+        params = list(inspect.signature(fn).parameters.values())
+        special = special_params(fn, params[1:] if _takes_context(params) else params, self.name)
+        self.special_params = special
+        self.config_param = special.config_name
+        self.config_class = special.config_class
+        self.resource_params = special.resource_names
+        if special.config_field is not None:
+            if config_schema not in (None, {}):
+                raise InvalidDefinitionError(
+                    f"op '{self.name}' has a '{special.config_name}' parameter and a config_schema; "
+                    "if the @op has a config arg, you cannot specify a config schema."
+                )
+            self.config_field = special.config_field
+        if required_resource_keys and special.resource_names:
+            raise InvalidDefinitionError(
+                f"op '{self.name}': cannot specify resource requirements in both @op decorator and as arguments to "
+                f"the decorated function (required_resource_keys={sorted(required_resource_keys)}, resource "
+                f"parameters {list(special.resource_names)})."
+            )
+        self.required_resource_keys = frozenset(required_resource_keys or ()) | frozenset(special.resource_names)
+
+    @property
+    def config_schema(self) -> Field | None:
+        """The op's config field (``.config_type.fields`` for a dict or a Config class), as Dagster names it."""
+        return self.config_field
 
     @property
     def dynamic_output_names(self) -> list[str]:
@@ -233,10 +293,12 @@ def op(
     retry_policy: RetryPolicy | None = None,
     tags: dict[str, str] | None = None,
     description: str | None = None,
+    required_resource_keys: Iterable[str] | None = None,
 ) -> Any:
     """Declare an op; usable bare (``@op``) or with arguments (``@op(out=DynamicOut())``)."""
 
     def decorate(function: Callable) -> OpDefinition:
-        return OpDefinition(function, name, config_schema, ins, out, retry_policy, tags, description)
+        return OpDefinition(function, name, config_schema, ins, out, retry_policy, tags, description,
+                            required_resource_keys)
 
     return decorate(fn) if fn is not None else decorate

@@ -58,10 +58,19 @@ def select_nodes(nodes: Mapping[str, NodeSpec], op_selection: Sequence[str]) -> 
     return selected
 
 
-def subset_nodes(nodes: Mapping[str, NodeSpec], selected: Iterable[str]) -> dict[str, NodeSpec]:
+class SelectedNodes(dict):
+    """The nodes of a subset job; ``unselected`` keeps the others, whose run config is still accepted
+    (and checked) but not required, as Dagster does."""
+
+    unselected: dict[str, NodeSpec]
+
+
+def subset_nodes(nodes: Mapping[str, NodeSpec], selected: Iterable[str]) -> SelectedNodes:
     """The selected nodes, rewired: inputs from unselected producers come from run config."""
     keep = set(selected)
-    return {handle: _rewired(nodes, node, keep) for handle, node in nodes.items() if handle in keep}
+    subset = SelectedNodes((handle, _rewired(nodes, node, keep)) for handle, node in nodes.items() if handle in keep)
+    subset.unselected = {handle: node for handle, node in nodes.items() if handle not in keep}
+    return subset
 
 
 def _rewired(nodes: Mapping[str, NodeSpec], node: NodeSpec, keep: set[str]) -> NodeSpec:

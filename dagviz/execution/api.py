@@ -27,11 +27,12 @@ def execute_in_process(job: "JobDefinition", run_config: dict | None = None, rai
                        op_selection: Sequence[str] | None = None) -> ExecutionResult:
     """Run every step in this thread with outputs kept in memory (the run config's executor is ignored)."""
     job = job.get_subset(op_selection)
-    config = resolve_run_config(job.name, job.nodes, run_config)
+    job.check_resources()
+    config = resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs)
     store = InMemoryOutputStore()
     sink = MemorySink()
-    outcome = RunCoordinator(job, config, InProcessExecutor(), store, sink, run_id).run()
-    result = ExecutionResult(job, outcome, sink.events, store)
+    outcome = RunCoordinator(job, config, InProcessExecutor(), store, sink, run_id, tags=tags).run()
+    result = ExecutionResult(job, outcome, sink.events, store, tags=tags, run_config=run_config)
     if raise_on_error and not result.success:
         _raise_first_failure(result)
     return result
@@ -41,19 +42,22 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
                 output_store: str | OutputStore | None = None, run_id: str | None = None,
                 pointer: "JobPointer | None" = None, sink: EventSink | None = None,
                 raise_on_error: bool = False, cancel_requested: Callable[[], bool] | None = None,
-                parent: ParentRun | None = None, op_selection: Sequence[str] | None = None) -> ExecutionResult:
+                parent: ParentRun | None = None, op_selection: Sequence[str] | None = None,
+                tags: dict | None = None) -> ExecutionResult:
     """Run a job with the executor named by ``executor`` or by the run config's ``execution`` section.
 
     Steps in other processes read and write outputs in ``output_store`` (default
     ``DAGVIZ_OUTPUT_STORE``, a directory under ``DAGVIZ_HOME``), and load the job through
     ``pointer`` (derived from where the job is defined when not given). With ``parent`` the
     run re-executes another, reusing its outputs where the plan allows (see ``reexecution``).
+    ``tags`` are the run's tags: ops see the job's tags overlaid by them (``context.get_tag``).
     """
     from dagviz.workspace import pointer_for
 
     pointer = pointer or pointer_for(job)  # workers load the whole job; a subset only changes the plan
     job = job.get_subset(op_selection)
-    config = resolve_run_config(job.name, job.nodes, run_config)
+    job.check_resources()
+    config = resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs)
     chosen = _choose_executor(executor, config.executor)
     if output_store is None:
         output_store = MEMORY_URL if chosen.name == "in_process" else default_output_store_url()
@@ -61,7 +65,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     events = MemorySink()
     coordinator = RunCoordinator(
         job, config, chosen, store, FanOutSink(events, sink) if sink else events, run_id,
-        pointer, cancel_requested, parent,
+        pointer, cancel_requested, parent, tags,
     )
     result = ExecutionResult(job, coordinator.run(), events.events, store)
     if raise_on_error and not result.success:

@@ -1,13 +1,31 @@
-"""What an op sees as ``context``: its config, a logger, the run id, its mapping key, the retry number."""
+"""What an op sees as ``context``: its config, resources, a logger, the run and its tags, its mapping key, the retry number."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from dagviz.definitions.resources import Resources
+from dagviz.errors import DagsterInvariantViolationError
 from dagviz.execution.events import LogMessage
+from dagviz.execution.run_records import DagsterRun, DagsterRunStatus
+
+if TYPE_CHECKING:
+    from dagviz.definitions.ops import OpDefinition
+    from dagviz.execution.run_resources import RunResources
 
 _python_logger = logging.getLogger("dagviz.ops")
+_NO_RESOURCES = Resources({})
+_NO_TAGS: Mapping[str, str] = {}
+
+
+@dataclass(frozen=True)
+class OpNode:
+    """``context.op``: the node running (``name`` is its own name, ``handle`` includes enclosing graphs)."""
+
+    name: str
+    handle: str
 
 
 class StepLogger:
@@ -48,7 +66,9 @@ class OpExecutionContext:
 
     def __init__(self, *, run_id: str, job_name: str, step_key: str, op_name: str, node_handle: str,
                  op_config: Any, mapping_keys: tuple[str, ...], retry_number: int,
-                 emit: Callable[[LogMessage], None], parent_run_id: str | None = None) -> None:
+                 emit: Callable[[LogMessage], None], parent_run_id: str | None = None,
+                 resources: Resources | None = None, tags: Mapping[str, str] | None = None,
+                 op_def: "OpDefinition | None" = None) -> None:
         self.run_id = run_id
         self.job_name = job_name
         self.step_key = step_key
@@ -60,6 +80,41 @@ class OpExecutionContext:
         self.parent_run_id = parent_run_id  # set when this run re-executes another
         self.log = StepLogger(step_key, emit)
         self.output_metadata: dict[tuple[str | None, str | None], dict] = {}
+        self.yielded_keys: set[tuple[str, str]] = set()  # (output, mapping key) already stored this attempt
+        self.resources = resources if resources is not None else _NO_RESOURCES
+        self.run_tags: Mapping[str, str] = tags if tags is not None else _NO_TAGS
+        self.op_def = op_def
+        self._direct_resources: "RunResources | None" = None  # set up by build_op_context, torn down on exit
+
+    @property
+    def op(self) -> OpNode:
+        return OpNode(self.node_handle.rsplit(".", 1)[-1], self.node_handle)
+
+    @property
+    def op_handle(self) -> str:
+        """The node's handle, with the graphs it is in (``graph.op``)."""
+        return self.node_handle
+
+    @property
+    def run(self) -> DagsterRun:
+        """The running run's record: its id, job name and tags (the job's tags overlaid by the run's own)."""
+        return DagsterRun(self.run_id, self.job_name, DagsterRunStatus.STARTED, dict(self.run_tags),
+                          parent_run_id=self.parent_run_id)
+
+    def has_tag(self, key: str) -> bool:
+        """Whether the run has tag ``key`` (the job's tags overlaid by the tags the run was launched with)."""
+        return key in self.run_tags
+
+    def get_tag(self, key: str) -> str | None:
+        return self.run_tags.get(key)
+
+    def __enter__(self) -> "OpExecutionContext":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._direct_resources is not None:
+            self._direct_resources.teardown()
+            self._direct_resources = None
 
     def get_mapping_key(self) -> str | None:
         """The key of this mapped step (the innermost one when fan-outs nest), or None."""
@@ -74,8 +129,30 @@ class OpExecutionContext:
         """Attach metadata to an output this step produces (the only one when ``output_name`` is None)."""
         from dagviz.definitions.metadata import normalize_metadata
 
+        output = self._metadata_output(output_name)
+        if mapping_key is not None and (output, mapping_key) in self.yielded_keys:
+            raise DagsterInvariantViolationError(
+                f"In op '{self.op.name}', attempted to log output metadata for output '{output}' with mapping_key "
+                f"'{mapping_key}' which has already been yielded. Metadata must be logged before the output is yielded."
+            )
         slot = (output_name, mapping_key)
         self.output_metadata.setdefault(slot, {}).update(normalize_metadata(metadata))
+
+    def _metadata_output(self, output_name: str | None) -> str | None:
+        """The output ``add_output_metadata`` is about, checked against the op's outputs (Dagster's errors)."""
+        if self.op_def is None:
+            return output_name
+        outputs = list(self.op_def.outs)
+        if output_name is None:
+            if len(outputs) > 1:
+                raise DagsterInvariantViolationError(
+                    "Attempted to add metadata without providing output_name, but multiple outputs exist. Please "
+                    "provide an output_name to the invocation of `context.add_output_metadata`."
+                )
+            return outputs[0]
+        if output_name not in outputs:
+            raise DagsterInvariantViolationError(f"{self.op.name} has no output named {output_name}.")
+        return output_name
 
     def metadata_for(self, output_name: str, mapping_key: str | None = None) -> dict:
         """What ``add_output_metadata`` recorded for this output (and key), unnamed entries included."""
@@ -92,10 +169,25 @@ class OpExecutionContext:
 
 
 def build_op_context(op_config: Any = None, mapping_key: str | None = None, run_id: str = "direct",
-                     retry_number: int = 0, parent_run_id: str | None = None) -> OpExecutionContext:
-    """A context for calling an op function directly in a unit test; logs go to Python logging."""
-    return OpExecutionContext(
+                     retry_number: int = 0, parent_run_id: str | None = None, *,
+                     resources: Mapping[str, Any] | None = None, resources_config: Mapping[str, Any] | None = None,
+                     config: Any = None, run_tags: Mapping[str, str] | None = None) -> OpExecutionContext:
+    """A context for calling an op function directly in a unit test; logs go to Python logging.
+
+    ``resources`` are set up now (plain objects, ``@resource`` definitions, ConfigurableResource
+    instances; ``resources_config`` as run config's ``resources`` section); use the context in a
+    ``with`` block to tear them down at its end. ``config`` is Dagster's other name for ``op_config``.
+    """
+    context = OpExecutionContext(
         run_id=run_id, job_name="direct", step_key="direct", op_name="direct", node_handle="direct",
-        op_config=op_config, mapping_keys=(mapping_key,) if mapping_key else (), retry_number=retry_number,
-        emit=lambda event: None, parent_run_id=parent_run_id,
+        op_config=op_config if op_config is not None else config,
+        mapping_keys=(mapping_key,) if mapping_key else (), retry_number=retry_number,
+        emit=lambda event: None, parent_run_id=parent_run_id, tags=dict(run_tags or {}),
     )
+    if resources:
+        from dagviz.execution.run_resources import open_direct_resources
+
+        direct = open_direct_resources(resources, resources_config, run_id)
+        context._direct_resources = direct
+        context.resources = direct.view(frozenset(direct.resource_defs))
+    return context

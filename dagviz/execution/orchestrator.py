@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from dagviz.config.run_config import ResolvedRunConfig
 from dagviz.execution.events import (
@@ -28,6 +28,7 @@ from dagviz.execution import interrupts
 from dagviz.execution.executors.base import Executor
 from dagviz.execution.interrupts import RunInterrupted
 from dagviz.execution.plan import ExecutionPlan, ParentRun, PlanIndex, Step
+from dagviz.execution.run_resources import close_run_resources
 from dagviz.execution.sinks import EventSink, PlannedStep
 from dagviz.execution.status import StepStatus
 from dagviz.execution.step_runner import StepTask
@@ -69,8 +70,10 @@ class RunCoordinator:
 
     def __init__(self, job: "JobDefinition", config: ResolvedRunConfig, executor: Executor, store: "OutputStore",
                  sink: EventSink, run_id: str | None = None, pointer: "JobPointer | None" = None,
-                 cancel_requested: Callable[[], bool] | None = None, parent: ParentRun | None = None) -> None:
+                 cancel_requested: Callable[[], bool] | None = None, parent: ParentRun | None = None,
+                 tags: Mapping[str, str] | None = None) -> None:
         self.job = job
+        self.tags = {**job.tags, **(tags or {})}  # what ops see as the run's tags: the run's own win
         self.parent_run_id = parent.run_id if parent else None
         self.config = config
         self.executor = executor
@@ -102,6 +105,7 @@ class RunCoordinator:
             raise
         finally:
             self.executor.shutdown()
+            close_run_resources(self.run_id)  # the ones steps set up in this process (in_process)
         return self._conclude(canceled)
 
     def _loop(self) -> bool:
@@ -136,6 +140,7 @@ class RunCoordinator:
             self.executor.submit(StepTask(
                 self.run_id, self.job.name, step.key, step.node.handle, step.mapping_keys, step.inputs,
                 self.config.op_configs.get(step.node.handle), step.attempts + 1, self.parent_run_id,
+                self.tags, self.config.resource_configs,
             ))
             self._in_flight += 1
             free -= 1
@@ -201,7 +206,7 @@ class RunCoordinator:
         if event.retry_requested:
             return event.retry_wait
         policy = step.node.retry_policy
-        return float(policy.delay or 0) if policy else 0.0
+        return max(0.0, policy.calculate_delay(step.attempts)) if policy else 0.0  # attempts: the ones that ran
 
     def _fire_due_retries(self) -> None:
         now = time.time()

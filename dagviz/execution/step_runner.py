@@ -11,7 +11,7 @@ import inspect
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from dagviz.definitions.composition import NodeSpec
 from dagviz.definitions.metadata import normalize_metadata
@@ -27,6 +27,7 @@ from dagviz.errors import (
     output_into_dynamic_message,
 )
 from dagviz.errors import Failure, RetryRequested, StepOutputError
+from dagviz.definitions.op_params import config_argument
 from dagviz.execution.context import OpExecutionContext
 from dagviz.execution.events import (
     DynamicOutputYielded,
@@ -38,7 +39,11 @@ from dagviz.execution.events import (
     StepStarted,
     StepSucceeded,
 )
+from dagviz.execution.run_resources import resources_for_step
 from dagviz.storage.output_store import OutputStore, output_ref
+
+if TYPE_CHECKING:
+    from dagviz.definitions.resources import ResourceDefinition
 
 # How a task names one input's value: ("ref", ref), ("refs", [ref, ...]) for a collect or a list
 # input, ("value", v) for a default or run-config value, ("nothing", None) for an ordering-only input.
@@ -58,6 +63,8 @@ class StepTask:
     op_config: Any
     attempt: int = 1
     parent_run_id: str | None = None
+    tags: dict[str, str] | None = None  # the job's tags overlaid by the run's (one dict shared by the run's tasks)
+    resource_configs: dict[str, Any] | None = None  # resource key -> validated config, for the first step needing it
 
 
 def _load_inputs(task: StepTask, op_def: OpDefinition, store: OutputStore) -> dict[str, Any]:
@@ -94,13 +101,26 @@ def error_info(error: BaseException) -> ErrorInfo:
     return ErrorInfo(type(error).__name__, message or type(error).__name__, stack, error)
 
 
-def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Callable[[LogMessage], None]) -> Iterator[Event]:
-    """Run one attempt of a step, yielding its events; never raises for errors in user code."""
+def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Callable[[LogMessage], None],
+             resource_defs: "Mapping[str, ResourceDefinition] | None" = None) -> Iterator[Event]:
+    """Run one attempt of a step, yielding its events; never raises for errors in user code.
+
+    ``resource_defs`` are the job's resources: the ones the op needs are set up in this
+    process the first time a step of the run needs them (``dagviz.execution.run_resources``).
+    """
     op_def = node.op
     started = time.time()
     yield StepStarted(task.step_key, attempt=task.attempt, timestamp=started)
     try:
         kwargs = _load_inputs(task, op_def, store)
+        resources = None
+        if op_def.required_resource_keys:
+            resources = resources_for_step(task.run_id, op_def.required_resource_keys, resource_defs,
+                                           task.resource_configs)
+            for name in op_def.resource_params:
+                kwargs[name] = getattr(resources, name)
+        if op_def.config_param is not None:
+            kwargs[op_def.config_param] = config_argument(op_def, task.op_config)
         args: tuple = ()
         context = None
         if op_def.takes_context:
@@ -108,6 +128,7 @@ def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Calla
                 run_id=task.run_id, job_name=task.job_name, step_key=task.step_key, op_name=op_def.name,
                 node_handle=task.node, op_config=task.op_config, mapping_keys=task.mapping_keys,
                 retry_number=task.attempt - 1, parent_run_id=task.parent_run_id, emit=emit_log,
+                resources=resources, tags=task.tags, op_def=op_def,
             )
             args = (context,)
         result = op_def.compute_fn(*args, **kwargs)
@@ -165,7 +186,12 @@ def _plain_output(op_def: OpDefinition, task: StepTask, store: OutputStore, cont
 
 def _merged_metadata(context: OpExecutionContext | None, given: dict, output_name: str,
                      mapping_key: str | None = None) -> dict:
-    added = context.metadata_for(output_name, mapping_key) if context is not None else {}
+    """The output's metadata: what the op attached to it, then what it added with ``add_output_metadata``."""
+    added = {}
+    if context is not None:
+        added = context.metadata_for(output_name, mapping_key)
+        if mapping_key is not None:
+            context.yielded_keys.add((output_name, mapping_key))
     if not given:
         return added
     return {**normalize_metadata(given), **added}

@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 
-from dagviz import DynamicOut, DynamicOutput, Field, RetryPolicy, job, op
+from pydantic import PrivateAttr
+
+from dagviz import Config, ConfigurableResource, DynamicOut, DynamicOutput, Field, RetryPolicy, job, op, resource
 
 # -- plain and nested fan-out (same outputs in every executor) -------------------------------
 
@@ -210,3 +213,59 @@ def worker_view(context) -> dict:
 @job
 def worker_environment():
     worker_view()
+
+
+# -- resources, config classes and run tags in worker processes ---------------------------------
+
+
+class Scale(Config):
+    factor: int = 2
+
+
+class Ledger(ConfigurableResource):
+    """Writes a file when set up and one when torn down (named by process and instance), so tests can count them."""
+
+    marker_dir: str
+    _token: str = PrivateAttr(default="")
+
+    def setup_for_execution(self, context) -> None:
+        self._token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        with open(os.path.join(self.marker_dir, f"setup-{self._token}"), "w"):
+            pass
+
+    def teardown_after_execution(self, context) -> None:
+        with open(os.path.join(self.marker_dir, f"teardown-{self._token}"), "w"):
+            pass
+
+
+@op(out=DynamicOut())
+def six_keys():
+    for index in range(6):
+        yield DynamicOutput(index, mapping_key=f"k{index}")
+
+
+@op
+def use_ledger(context, config: Scale, ledger: Ledger, value: int) -> dict:
+    time.sleep(0.05)  # long enough for both workers to take keys
+    return {"pid": os.getpid(), "token": ledger._token, "scaled": value * config.factor,
+            "team": context.get_tag("team"), "origin": context.get_tag("origin")}
+
+
+@job(resource_defs={"ledger": Ledger.configure_at_launch()}, tags={"team": "data", "origin": "job"})
+def resources_in_workers():
+    gather(six_keys().map(use_ledger).collect())
+
+
+@resource
+def unreachable_database(init_context):
+    raise ConnectionError("database at db.invalid:5432 refused the connection")
+
+
+@op(required_resource_keys={"db"})
+def query(context, value: int) -> int:
+    return value
+
+
+@job(resource_defs={"db": unreachable_database})
+def resource_fails_in_workers():
+    gather(six_keys().map(query).collect())

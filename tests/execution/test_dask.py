@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.execution.deadline import within
+
 import dagviz
 from dagviz import DagvizError, StepStatus, job, op
 from dagviz.config.run_config import ExecutorChoice
@@ -34,29 +36,10 @@ LOCAL = {"execution": {"dask": {"n_workers": 2, "threads_per_worker": 1}}}
 pytestmark = pytest.mark.timeout(120)
 
 
-def _within(seconds: float, run):  # type: ignore[no-untyped-def]
-    """Call ``run()`` in a thread and fail the test if it has not returned within ``seconds``."""
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = run()
-        except BaseException as error:  # re-raised in the test's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"the run did not finish within {seconds:g} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def _run(job_def, tmp_path, run_config=None, address=None, **kwargs):  # type: ignore[no-untyped-def]
     execution = {"dask": {"address": address}} if address else LOCAL["execution"]
     config = {**(run_config or {}), "execution": execution}
-    return _within(RUN_DEADLINE, lambda: dagviz.execute_job(
+    return within(RUN_DEADLINE, lambda: dagviz.execute_job(
         job_def, config, output_store=f"file://{tmp_path}/store", **kwargs))
 
 
@@ -262,7 +245,7 @@ def test_a_job_succeeds_on_a_real_scheduler_with_two_workers(tmp_path, scheduler
 def test_workers_that_cannot_import_the_job_fail_the_run_before_any_step(tmp_path, scheduler_address):
     pointer = JobPointer("letters_and_regions", module="tests.execution.no_such_module")
     with pytest.raises(DagvizError, match=r"could not load job 'letters_and_regions'.*no_such_module"):
-        _within(RUN_DEADLINE, lambda: dagviz.execute_job(
+        within(RUN_DEADLINE, lambda: dagviz.execute_job(
             jobs.letters_and_regions, {"execution": {"dask": {"address": scheduler_address}}},
             output_store=f"file://{tmp_path}/store", pointer=pointer))
 

@@ -52,7 +52,9 @@ class InProcessExecutor:
                 return logs
             if self._pending and (not self._active or self._top_yielded_key):
                 task = self._pending.popleft()
-                self._active.append((task.step_key, run_step(task, self._job.nodes[task.node], self._store, self._log)))
+                job = self._job
+                self._active.append((task.step_key, run_step(task, job.nodes[task.node], self._store, self._log,
+                                                             job.resource_defs)))
             if not self._active:
                 return []
             step_key, events = self._active[-1]

@@ -4,7 +4,9 @@ Each worker loads the job once from its pointer and then runs the tasks it is se
 talks to the coordinator over its own pipe, so a worker that dies (kill -9, out of
 memory) only closes its pipe: its steps are reported as failed, naming the worker, and a
 new worker takes its place. Events produced while a step runs (logs, dynamic outputs) are
-sent at once; the rest of a step's events go in one message when it ends.
+sent at once; the rest of a step's events go in one message when it ends. A worker sets up
+a resource when one of its steps first needs it and tears it down when it is stopped at the
+end of the run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from dagviz.errors import DagvizError
 from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted
 from dagviz.execution.executors.base import check_job_can_leave_this_process
+from dagviz.execution.run_resources import close_run_resources
 from dagviz.execution.step_runner import StepTask, error_info, run_step
 
 if TYPE_CHECKING:
@@ -54,18 +57,24 @@ def _worker_main(connection: Connection, pointer: "JobPointer", store_url: str) 
         send_now([event])
 
     connection.send(("ready", os.getpid()))
-    while True:
-        task = connection.recv()
-        if task is None:
-            return
-        batch: list[Event] = []
-        for event in run_step(task, job.nodes[task.node], store, log):
-            if isinstance(event, (StepStarted, DynamicOutputYielded)):
-                send_now(batch + [event])
-                batch = []
-            else:
-                batch.append(event)
-        send_now(batch)
+    served: set[str] = set()  # runs whose resources this process may have set up
+    try:
+        while True:
+            task = connection.recv()
+            if task is None:
+                return
+            served.add(task.run_id)
+            batch: list[Event] = []
+            for event in run_step(task, job.nodes[task.node], store, log, job.resource_defs):
+                if isinstance(event, (StepStarted, DynamicOutputYielded)):
+                    send_now(batch + [event])
+                    batch = []
+                else:
+                    batch.append(event)
+            send_now(batch)
+    finally:
+        for run_id in served:  # the run's work here is over: tear down what its steps set up
+            close_run_resources(run_id)
 
 
 class _Worker:
