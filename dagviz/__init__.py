@@ -24,12 +24,28 @@ def hello():
 
 from dagviz.config.schema import Any, Array, Field, Noneable, Permissive, Shape
 from dagviz.definitions.graph import GraphDefinition, GraphIn, GraphOut, JobDefinition, graph, job
-from dagviz.definitions.ops import DynamicOut, In, OpDefinition, Out, RetryPolicy, op
+from dagviz.definitions.definitions import Definitions
+from dagviz.definitions.ops import Backoff, DynamicOut, In, Jitter, OpDefinition, Out, RetryPolicy, op
+from dagviz.definitions.metadata import MetadataValue
 from dagviz.definitions.outputs import DynamicOutput, Output
+from dagviz.definitions.resources import (
+    InitResourceContext,
+    ResourceDefinition,
+    ResourceParam,
+    build_init_resource_context,
+    resource,
+)
 from dagviz.definitions.types import Nothing
 from dagviz.errors import (
     DagvizError,
+    DagsterError,
+    DagsterExecutionStepExecutionError,
+    DagsterExecutionStepNotFoundError,
+    DagsterInvalidConfigError,
+    DagsterInvalidDefinitionError,
     DagsterInvalidSubsetError,
+    DagsterInvariantViolationError,
+    DagsterRunNotFoundError,
     DagsterTypeCheckDidNotPass,
     DagvizExecutionError,
     DuplicateMappingKeyError,
@@ -39,20 +55,55 @@ from dagviz.errors import (
     InvalidMappingKeyError,
     InvalidOpSelectionError,
     InvalidStepKeyError,
+    ResourceInitError,
     RetryRequested,
     StepOutputError,
     UnknownJobError,
+    UnknownResourceError,
     WorkspaceLoadError,
 )
-from dagviz.execution.api import execute_in_process, execute_job
+from dagviz.execution.api import execute_in_process
+from dagviz.execution.event_data import DagsterEventType
 from dagviz.execution.context import OpExecutionContext, build_op_context
 from dagviz.execution.result import ExecutionResult
+from dagviz.execution.run_records import DagsterRun, DagsterRunStatus
+from dagviz.execution.run_resources import build_resources
 from dagviz.execution.status import StepStatus
+from dagviz.runtime import (
+    DagsterInstance,
+    ReexecutionOptions,
+    execute_job,
+    instance_for_test,
+    reconstructable,
+)
 
 __version__ = "0.1.0"
 
+# Pydantic-based names are imported on first use: ``import dagviz`` stays fast for jobs without them.
+_PYDANTIC_NAMES = {
+    "Config": "dagviz.config.pythonic",
+    "PermissiveConfig": "dagviz.config.pythonic",
+    "ConfigurableResource": "dagviz.definitions.configurable_resources",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _PYDANTIC_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dagviz' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
-    "DagsterInvalidSubsetError", "DagsterTypeCheckDidNotPass", "GraphIn", "GraphOut", "InvalidOpSelectionError",
+    "Backoff", "Config", "ConfigurableResource", "Definitions", "InitResourceContext", "Jitter", "PermissiveConfig",
+    "ResourceDefinition", "ResourceInitError", "ResourceParam", "UnknownResourceError", "build_init_resource_context",
+    "build_resources", "resource",
+    "MetadataValue",
+    "DagsterError", "DagsterExecutionStepExecutionError", "DagsterExecutionStepNotFoundError",
+    "DagsterInvalidConfigError", "DagsterInvalidDefinitionError", "DagsterInvalidSubsetError",
+    "DagsterInvariantViolationError", "DagsterTypeCheckDidNotPass", "GraphIn", "GraphOut", "InvalidOpSelectionError",
     "Nothing",
     "Any", "Array", "DagvizError", "DagvizExecutionError", "DuplicateMappingKeyError", "DynamicOut",
     "DynamicOutput", "ExecutionResult", "Failure", "Field", "GraphDefinition", "In", "InvalidConfigError",
@@ -60,4 +111,6 @@ __all__ = [
     "OpDefinition", "OpExecutionContext", "Out", "Output", "Permissive", "RetryPolicy", "RetryRequested",
     "Shape", "StepOutputError", "StepStatus", "UnknownJobError", "WorkspaceLoadError", "build_op_context",
     "execute_in_process", "execute_job", "graph", "job", "op",
+    "DagsterEventType", "DagsterInstance", "DagsterRun", "DagsterRunNotFoundError", "DagsterRunStatus",
+    "ReexecutionOptions", "instance_for_test", "reconstructable",
 ]

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
+from dagviz.execution import event_data
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
@@ -41,7 +43,7 @@ def _payload_fields(event_type: type) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class Event(event_data.DagsterEventAccessors):
     kind: ClassVar[str] = "EVENT"
     step_key: str | None
     timestamp: float = field(default_factory=time.time, kw_only=True)
@@ -54,8 +56,19 @@ class Event:
         data = {}
         for name in _payload_fields(type(self)):
             value = getattr(self, name)
+            if name == "metadata" and not value:
+                continue  # most outputs carry none: keep a big fan-out's event rows small
             data[name] = value.to_dict() if isinstance(value, ErrorInfo) else value
         return data
+
+    @property
+    def event_type(self) -> event_data.DagsterEventType:
+        """The Dagster event type telling the same fact (``event_type_value`` and ``is_*`` follow from it)."""
+        return event_data.dagster_event_type(self)
+
+    @property
+    def dagviz_event(self) -> "Event":
+        return self
 
 
 @dataclass(frozen=True, slots=True)

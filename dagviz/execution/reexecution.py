@@ -202,7 +202,7 @@ class PreviewExecutor:
 
 def preview_reexecution(job: "JobDefinition", run_config: dict | None, parent: ParentRun) -> ReexecutionPlan:
     """The steps a re-execution would run and reuse; ``op[?]`` stands for keys not yet known."""
-    config = resolve_run_config(job.name, job.nodes, run_config)
+    config = resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs)
     sink = MemorySink()
     RunCoordinator(job, config, PreviewExecutor(parent), _PreviewStore(), sink, parent=parent).run()
     to_execute = [event.step_key for event in sink.events if isinstance(event, StepStarted)]

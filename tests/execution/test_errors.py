@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dagviz import (
+    DagvizError,
     DuplicateMappingKeyError,
     DynamicOut,
     DynamicOutput,
@@ -216,7 +217,8 @@ def test_optional_dynamic_out_with_no_keys_skips_mapped_steps_and_collect_and_th
     assert result.steps["gather"].status == StepStatus.SKIPPED
     (skipped,) = [event for event in result.events if isinstance(event, StepSkipped)]
     assert skipped.step_key == "gather" and skipped.upstream_failed is False
-    assert result.output_for_node("ident") == {}
+    with pytest.raises(DagvizError, match="No outputs found for output 'result' from node 'ident'"):
+        result.output_for_node("ident")  # as in Dagster: no keys is no output, not an empty dict
 
 
 def test_required_dynamic_out_with_no_keys_gives_the_collect_an_empty_list():

@@ -1,0 +1,197 @@
+"""Dagster's step selection for re-execution, resolved against the steps a finished run had.
+
+A clause names a step key (``double[a]``), a node (``double``: every key of a mapped node) or a
+pattern (``double[?]``), optionally extended upstream and downstream: ``*double`` adds every
+step it depends on, ``+double`` one level of them, ``emit+`` / ``emit++`` / ``emit*`` one, two or
+every level of the steps that depend on it. Dependencies are those of the parent run's steps: a
+mapped step depends on its emitter, a collect on every key of the node it collects. The result
+is exactly the set of steps the re-execution runs (``ReexecutionStrategy.SELECTED``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import defaultdict, deque
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+
+from dagviz.definitions.composition import COLLECT, CONFIG, DEFAULT, FANIN, InputSource
+from dagviz.errors import (
+    DagsterExecutionStepNotFoundError,
+    DagsterInvalidSubsetError,
+    InvalidStepKeyError,
+    unknown_steps_message,
+)
+from dagviz.step_keys import UNRESOLVED, StepKey, format_step_key, parse_step_key, unresolved_step_key
+
+if TYPE_CHECKING:
+    from dagviz.definitions.graph import JobDefinition
+
+_CLAUSE = re.compile(r"^(\*?\+*)?([./\w\[\]?-]+)(\+*\*?)?$")
+_ALL_LEVELS = sys.maxsize
+
+
+class SelectionClause(NamedTuple):
+    """One clause: how many levels upstream, the item it names, how many levels downstream."""
+
+    up: int
+    item: str
+    down: int
+
+
+def parse_clause(clause: str) -> SelectionClause | None:
+    """``*double[a]++`` -> (all levels up, ``double[a]``, 2 levels down); None if it is not a clause."""
+    match = _CLAUSE.match(clause.strip())
+    if match is None:
+        return None
+    ancestors, item, descendants = match.groups()
+    return SelectionClause(_levels(ancestors or ""), item, _levels(descendants or ""))
+
+
+def _levels(part: str) -> int:
+    return _ALL_LEVELS if "*" in part else len(part)
+
+
+def resolve_step_selection(job: "JobDefinition", parent_step_keys: Iterable[str],
+                           selection: Sequence[str]) -> list[str]:
+    """The steps a re-execution with ``selection`` runs: concrete keys of the parent run, plus
+    ``node[?]`` patterns for nodes selected by name (every key, including keys a rerun emitter adds).
+
+    Raises ``DagsterExecutionStepNotFoundError`` naming items that are no step or node of the
+    parent run, and ``DagsterInvalidSubsetError`` for a clause that selects nothing.
+    """
+    graph = _StepGraph(job, parent_step_keys)
+    clauses = [parse_clause(clause) for clause in selection]
+    invalid = [clause.item for clause in clauses if clause is not None and not graph.knows(clause.item)]
+    if invalid:
+        raise DagsterExecutionStepNotFoundError(unknown_steps_message(invalid))
+    concrete: set[str] = set()
+    patterns: list[str] = []
+    for clause in clauses:
+        if clause is None:
+            raise DagsterInvalidSubsetError(f"No qualified steps to execute found for step_selection={list(selection)}")
+        start, pattern = graph.steps_of(clause.item)
+        if pattern is not None and pattern not in patterns:
+            patterns.append(pattern)
+        concrete.update(start)
+        concrete.update(graph.walk(start, clause.up, upstream=True))
+        concrete.update(graph.walk(start, clause.down, upstream=False))
+        for emitter in graph.expanded_downstream:  # a rerun emitter may yield keys the parent never had
+            for pattern in graph.mapped_patterns(emitter):
+                if pattern not in patterns:
+                    patterns.append(pattern)
+    return [key for key in graph.order if key in concrete] + patterns
+
+
+class _StepGraph:
+    """The parent run's steps and which of them each depends on (built only when a clause walks it)."""
+
+    def __init__(self, job: "JobDefinition", step_keys: Iterable[str]) -> None:
+        self.job = job
+        self.order = list(step_keys)
+        self.known = set(self.order)
+        self.parsed = {key: parse_step_key(key) for key in self.order}
+        self._upstream: dict[str, set[str]] | None = None
+        self._downstream: dict[str, set[str]] | None = None
+        self.expanded_downstream: set[str] = set()
+
+    def knows(self, item: str) -> bool:
+        if item in self.known:
+            return True
+        try:
+            key = parse_step_key(item)
+        except InvalidStepKeyError:
+            return False
+        node = self.job.nodes.get(key.node)
+        if node is None or not node.depth:
+            return False
+        # A mapped node's bare name is not a step (Dagster refuses it too); ``node[?]`` names all its keys.
+        return key.is_unresolved and len(key.mapping_keys) == node.depth
+
+    def steps_of(self, item: str) -> tuple[set[str], str | None]:
+        """The parent's steps an item names, and the ``node[?]`` pattern when it names a mapped node."""
+        if item in self.known:
+            return {item}, None
+        key = parse_step_key(item)
+        pattern = key if key.mapping_keys else parse_step_key(unresolved_step_key(key.node, self.job.nodes[key.node].depth))
+        return {step for step, parsed in self.parsed.items() if pattern.matches(parsed)}, str(pattern)
+
+    def walk(self, start: set[str], levels: int, upstream: bool) -> set[str]:
+        """Every step reachable from ``start`` within ``levels`` dependency links, in one direction.
+
+        A downstream walk remembers the steps it went past (``expanded_downstream``).
+        """
+        self.expanded_downstream: set[str] = set()
+        if not levels or not start:
+            return set()
+        links = self._links(upstream)
+        reached: set[str] = set()
+        frontier = deque((key, 0) for key in start)
+        while frontier:
+            key, depth = frontier.popleft()
+            if depth >= levels:
+                continue
+            if not upstream:
+                self.expanded_downstream.add(key)
+            for other in links.get(key, ()):
+                if other not in reached and other not in start:
+                    reached.add(other)
+                    frontier.append((other, depth + 1))
+        return reached
+
+    def mapped_patterns(self, step_key: str) -> list[str]:
+        """``child[key..][?]`` for every node mapped directly over a dynamic output of this (emitter) step."""
+        parsed = self.parsed[step_key]
+        emitter = self.job.nodes.get(parsed.node)
+        if emitter is None or not emitter.op.dynamic_output_names:
+            return []
+        return [format_step_key(node.handle, parsed.mapping_keys + (UNRESOLVED,))
+                for node in self.job.nodes.values()
+                if node.depth == emitter.depth + 1 and node.scope[-1][0] == emitter.handle]
+
+    def _links(self, upstream: bool) -> dict[str, set[str]]:
+        if self._upstream is None:
+            self._build()
+        assert self._upstream is not None and self._downstream is not None
+        return self._upstream if upstream else self._downstream
+
+    def _build(self) -> None:
+        by_node: dict[str, list[StepKey]] = defaultdict(list)
+        for parsed in self.parsed.values():
+            by_node[parsed.node].append(parsed)
+        upstream: dict[str, set[str]] = {}
+        downstream: dict[str, set[str]] = defaultdict(set)
+        for key, parsed in self.parsed.items():
+            node = self.job.nodes.get(parsed.node)
+            if node is None:
+                continue
+            deps = set()
+            for source in _flat_sources(node.inputs.values()):
+                deps.update(self._producers(parsed, source, by_node))
+            upstream[key] = deps & self.known
+            for dep in upstream[key]:
+                downstream[dep].add(key)
+        self._upstream, self._downstream = upstream, dict(downstream)
+
+    def _producers(self, consumer: StepKey, source: InputSource, by_node: dict[str, list[StepKey]]) -> list[str]:
+        producer = self.job.nodes.get(source.node or "")
+        if producer is None:
+            return []
+        prefix = consumer.mapping_keys[: producer.depth]
+        if source.kind == COLLECT and not producer.op.outs[source.output].is_dynamic:
+            # collecting a mapped node: every key of it under this step's own keys
+            outer = consumer.mapping_keys
+            return [str(step) for step in by_node.get(producer.handle, ())
+                    if step.mapping_keys[: len(outer)] == outer]
+        return [format_step_key(producer.handle, prefix)]
+
+
+def _flat_sources(sources: Iterable[InputSource]) -> list[InputSource]:
+    """Every connected source, the items of a fan-in list included."""
+    flat = []
+    for source in sources:
+        if source.kind == FANIN:
+            flat.extend(_flat_sources(source.sources))
+        elif source.kind not in (DEFAULT, CONFIG) and source.node:
+            flat.append(source)
+    return flat
