@@ -2,6 +2,7 @@
 
     dagviz jobs [-f FILE.py | -m MODULE]
     dagviz execute (-f FILE.py | -m MODULE) -j JOB [-c run_config.yaml] [--executor in_process|multiprocess|dask]
+                   [--op-selection 'op,*op,op+,graph.op']
 
 Exit status: 0 success, 1 the run failed, 2 bad input (unknown job, invalid config, unreadable file).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -46,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     execute.add_argument("-c", "--config", help="run config file (YAML or JSON)")
     execute.add_argument("--executor", choices=["in_process", "multiprocess", "dask"],
                          help="overrides the run config's execution section (default in_process)")
+    execute.add_argument("--op-selection", help="ops to execute, comma-separated: op, *op (with upstream), "
+                                                "op+ (one level downstream), graph.op; default: the whole job")
     return parser
 
 
@@ -83,7 +87,9 @@ def cmd_execute(args: argparse.Namespace) -> int:
     job = workspace.get(args.job)
     run_config = load_run_config(args.config)
     progress = ProgressLine()
-    result = execute_job(job, run_config, executor=args.executor, pointer=workspace.pointers[job.name], sink=progress)
+    op_selection = [query for query in re.split(r"[,\s]+", args.op_selection or "") if query] or None
+    result = execute_job(job, run_config, executor=args.executor, pointer=workspace.pointers[job.name], sink=progress,
+                         op_selection=op_selection)
     _print_summary(result, progress)
     return EXIT_OK if result.success else EXIT_RUN_FAILED
 

@@ -50,6 +50,8 @@ class Run(models.Model):
     root_run_id = models.UUIDField(null=True, blank=True, db_index=True)
     # For a re-execution: {"strategy": "FROM_FAILURE" | "SELECTED" | "ALL", "step_keys": [...]}
     step_selection = models.JSONField(null=True, blank=True)
+    # The ops this run executes, in Dagster's syntax (["op", "*op", "op+", "graph.op"]); null: the whole job.
+    op_selection = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -37,7 +37,7 @@ query JobPage($name: String!) {
 RUN_QUERY = """
 query RunPage($id: ID!) {
   run(id: $id) {
-    id jobName status executor createdAt startedAt endedAt durationMs parentRunId rootRunId childRunIds
+    id jobName status executor opSelection createdAt startedAt endedAt durationMs parentRunId rootRunId childRunIds
     failureReason tags
     nodeStats { node total pending running succeeded failed skipped reused }
   }
@@ -187,6 +187,15 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     if run is None:
         raise Http404(f"Unknown run '{run_id}'.")
     job = (_query(JOB_QUERY, {"name": run["jobName"]}) or {}).get("job")
+    if job and run["opSelection"]:
+        job = _selected_graph(job, {entry["node"] for entry in run["nodeStats"]})
     return render(request, "runs/run.html", {
         "run": _run_row(run), "job": job, "page_data": {"run": run, "job": job},
     })
+
+
+def _selected_graph(job: dict[str, Any], nodes: set[str]) -> dict[str, Any]:
+    """The job of the API with only the nodes a run of an op selection executes (inputs from the others dropped)."""
+    kept = [{**node, "inputs": [source for source in node["inputs"] if source["fromNode"] in (None, *nodes)]}
+            for node in job["graph"]["nodes"] if node["name"] in nodes]
+    return {**job, "graph": {**job["graph"], "nodes": kept}}

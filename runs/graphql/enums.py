@@ -10,6 +10,7 @@ RunStatus = graphene.Enum("RunStatus", [(value, value) for value in ModelRunStat
 StepStatus = graphene.Enum("StepStatus", [(status.value, status.value) for status in EngineStepStatus])
 ReexecutionStrategy = graphene.Enum("ReexecutionStrategy", [(s.value, s.value) for s in EngineStrategy])
 InputKind = graphene.Enum("InputKind", [("PLAIN", "PLAIN"), ("DYNAMIC", "DYNAMIC"), ("COLLECT", "COLLECT")])
+MetadataSource = graphene.Enum("MetadataSource", [("OUTPUT", "OUTPUT"), ("FAILURE", "FAILURE")])
 
 
 def enum_value(value: object) -> str:

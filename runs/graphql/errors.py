@@ -37,6 +37,12 @@ class InvalidStepKeyError(graphene.ObjectType):
     message = graphene.String(required=True)
 
 
+class InvalidOpSelectionError(graphene.ObjectType):
+    """The op selection names ops the job does not have (or is not a selection at all)."""
+
+    message = graphene.String(required=True)
+
+
 class ReexecutionError(graphene.ObjectType):
     """The re-execution cannot be planned (e.g. from failure of a run that succeeded, or of a run still going)."""
 

@@ -8,8 +8,10 @@ from graphql import GraphQLError
 from dagviz.config.run_config import default_run_config, resolve_run_config, run_config_type
 from dagviz.definitions.composition import COLLECT, DEFAULT, NodeSpec
 from dagviz.errors import InvalidConfigError, UnknownJobError
+from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from runs.graphql.enums import InputKind
-from runs.graphql.errors import JobNotFoundError, RunConfigValidationInvalid
+from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, RunConfigValidationInvalid
+from runs.services.op_selection import parse_op_selection, selected_job
 from runs.workspace import get_workspace
 
 
@@ -74,11 +76,11 @@ class Job(graphene.ObjectType):
 
     @staticmethod
     def resolve_config_schema(job, info):
-        return run_config_type(job.nodes).to_json()
+        return run_config_type(job.nodes, resource_defs=job.resource_defs).to_json()
 
     @staticmethod
     def resolve_default_run_config(job, info):
-        return default_run_config(job.nodes)
+        return default_run_config(job.nodes, resource_defs=job.resource_defs)
 
 
 class WorkspaceError(graphene.ObjectType):
@@ -92,13 +94,14 @@ class RunConfigValid(graphene.ObjectType):
 
 class RunConfigValidationResult(graphene.Union):
     class Meta:
-        types = (RunConfigValid, RunConfigValidationInvalid, JobNotFoundError)
+        types = (RunConfigValid, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError)
 
 
 class JobQueries(graphene.ObjectType):
     validate_run_config = graphene.Field(
         RunConfigValidationResult, required=True, job_name=graphene.String(required=True),
-        run_config=graphene.JSONString(), description="Check a run config without launching anything.")
+        run_config=graphene.JSONString(), op_selection=graphene.List(graphene.NonNull(graphene.String)),
+        description="Check an op selection and a run config (against the selected ops) without launching anything.")
     jobs = graphene.List(graphene.NonNull(Job), required=True)
     job = graphene.Field(Job, name=graphene.String(required=True))
     workspace_errors = graphene.List(graphene.NonNull(WorkspaceError), required=True)
@@ -115,14 +118,17 @@ class JobQueries(graphene.ObjectType):
             raise GraphQLError(str(error)) from None
 
     @staticmethod
-    def resolve_validate_run_config(root, info, job_name, run_config=None):
+    def resolve_validate_run_config(root, info, job_name, run_config=None, op_selection=None):
         try:
             job = get_workspace().get(job_name)
+            target = selected_job(job, parse_op_selection(op_selection))
             if run_config is not None and not isinstance(run_config, dict):
                 raise InvalidConfigError([("", f"run config must be a JSON object, got {type(run_config).__name__}")])
-            resolve_run_config(job.name, job.nodes, run_config or {})
+            resolve_run_config(job.name, target.nodes, run_config or {}, resource_defs=target.resource_defs)
         except UnknownJobError as error:
             return JobNotFoundError(message=str(error))
+        except InvalidOpSelection as error:
+            return InvalidOpSelectionError(message=str(error))
         except InvalidConfigError as error:
             return RunConfigValidationInvalid.from_error(error)
         return RunConfigValid(job_name=job.name)

@@ -13,6 +13,7 @@ from runs.graphql.enums import RunStatus, StepStatus, enum_value
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.graphql.steps import StepConnection, StepType
 from runs.models import Event, Run, Step
+from runs.services.op_selection import selected_job
 from runs.services.runs import get_run
 from runs.workspace import get_workspace
 
@@ -34,10 +35,10 @@ class NodeStats(graphene.ObjectType):
 
 
 def node_stats(run: Run, nodes: list[str] | None = None) -> list[NodeStats]:
-    """Step counts per node and status in one GROUP BY; every node of the job is listed, even with no steps yet."""
+    """Step counts per node and status in one GROUP BY; every node the run executes is listed, even without steps."""
     counts: dict[str, dict[str, int]] = {}
     try:
-        for node in get_workspace().get(run.job_name).nodes:
+        for node in selected_job(get_workspace().get(run.job_name), run.op_selection).nodes:
             counts[node] = {}
     except Exception:  # the job may have left the workspace; the recorded steps still count
         pass
@@ -93,6 +94,8 @@ class RunType(graphene.ObjectType):
     run_config = graphene.JSONString(required=True)
     tags = graphene.JSONString(required=True)
     executor = graphene.String(required=True)
+    op_selection = graphene.List(graphene.NonNull(graphene.String),
+                                 description="The ops this run executes, as launched; null: the whole job.")
     created_at = graphene.DateTime(required=True)
     started_at = graphene.DateTime()
     ended_at = graphene.DateTime()

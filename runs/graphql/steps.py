@@ -1,17 +1,20 @@
-"""Steps: status, attempts, error, logs and a preview of the output of every step (mapped keys included)."""
+"""Steps: status, attempts, error, logs, metadata and a preview of the output of every step (mapped keys included)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import graphene
 
+from dagviz.execution.events import DynamicOutputYielded, StepFailed, StepOutput
 from dagviz.storage.output_store import open_output_store
-from runs.graphql.enums import StepStatus
+from runs.graphql.enums import MetadataSource, StepStatus
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.models import Event, Step
 
 PREVIEW_CHARS = 500
+MAX_DYNAMIC_METADATA = 1000  # keys of one emitter whose output metadata a step lists (the first yielded)
 
 
 def epoch_to_datetime(value: float | None) -> datetime | None:
@@ -51,6 +54,44 @@ class LogEntry(graphene.ObjectType):
 
 
 LogConnection = connection_type(LogEntry, "Log")
+
+
+class MetadataEntry(graphene.ObjectType):
+    """One label of the metadata a step attached to an output or to its failure.
+
+    Outputs get metadata from ``Output(value, metadata=...)``, ``DynamicOutput(value, key, metadata=...)``
+    and ``context.add_output_metadata``; a failure from ``Failure(description, metadata=...)``.
+    """
+
+    label = graphene.String(required=True)
+    value = graphene.String(required=True, description="The value as JSON text (a string, number, boolean, null, "
+                                                        "list or object).")
+    source = graphene.Field(MetadataSource, required=True)
+    output_name = graphene.String(description="The output the entry describes (null for failure metadata).")
+    mapping_key = graphene.String(description="The key a dynamic output was yielded with (null otherwise).")
+
+
+def step_metadata(step: Step) -> list[MetadataEntry]:
+    """The metadata of the step's outputs and of its failure, read from the step's own events only.
+
+    Entries follow the order the outputs were produced in; an output produced again (by a retry)
+    keeps the metadata of its latest production. For an emitter, the first ``MAX_DYNAMIC_METADATA``
+    keys it yielded are listed.
+    """
+    events = Event.objects.filter(run_id=step.run_id, step_key=step.key).order_by("id")
+    columns = ("id", "kind", "payload")
+    rows = [*events.filter(kind=DynamicOutputYielded.kind).values_list(*columns)[:MAX_DYNAMIC_METADATA],
+            *events.filter(kind__in=(StepOutput.kind, StepFailed.kind)).values_list(*columns)]
+    groups: dict[tuple[str, str | None, str | None], list[MetadataEntry]] = {}
+    for _, kind, payload in sorted(rows, key=lambda row: row[0]):
+        metadata = payload.get("metadata") or {}
+        if kind == StepFailed.kind:
+            where = ("FAILURE", None, None)
+        else:
+            where = ("OUTPUT", payload.get("output_name"), payload.get("mapping_key"))
+        groups[where] = [MetadataEntry(label=label, value=json.dumps(value), source=where[0], output_name=where[1],
+                                       mapping_key=where[2]) for label, value in metadata.items()]
+    return [entry for entries in groups.values() for entry in entries]
 
 
 class StepFields:
@@ -96,6 +137,9 @@ class StepType(StepFields, graphene.ObjectType):
     attempts = graphene.List(graphene.NonNull(StepAttempt), required=True)
     logs = graphene.Field(LogConnection, required=True, after=graphene.String(), first=graphene.Int())
     output_preview = graphene.String(description="A short text preview of the step's first output.")
+    metadata = graphene.List(graphene.NonNull(MetadataEntry), required=True,
+                             description="Metadata of the step's outputs (by output and mapping key) and of its "
+                                         "failure, one entry per label.")
 
     @staticmethod
     def resolve_attempts(step, info):
@@ -119,6 +163,10 @@ class StepType(StepFields, graphene.ObjectType):
     @staticmethod
     def resolve_output_preview(step, info):
         return output_preview(step)
+
+    @staticmethod
+    def resolve_metadata(step, info):
+        return step_metadata(step)
 
 
 def output_preview(step: Step) -> str | None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import quote
 
 from django.conf import settings
@@ -18,19 +18,25 @@ from dagviz.execution.executors import EXECUTOR_NAMES, check_executor_available
 from dagviz.home import default_output_store_url
 from runs.lifecycle import move_run
 from runs.models import ACTIVE_STATUSES, Run, RunStatus
+from runs.services.op_selection import parse_op_selection, selected_job
 from runs.workspace import get_workspace
 
 
 def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None = None,
                executor: str | None = None, *, parent: Run | None = None,
-               step_selection: dict | None = None, output_store: str | None = None) -> Run:
+               step_selection: dict | None = None, output_store: str | None = None,
+               op_selection: str | Sequence[str] | None = None) -> Run:
     """Create a QUEUED run (after validating everything) and start it if fewer than the limit are running.
 
-    Raises ``UnknownJobError`` or ``InvalidConfigError`` before anything is written.
+    With ``op_selection`` (``["op", "*op", "op+", "graph.op"]``) the run executes only those ops,
+    and the run config is checked against that subset of the job. Raises ``UnknownJobError``,
+    ``InvalidOpSelectionError`` or ``InvalidConfigError`` before anything is written.
     """
     job = get_workspace().get(job_name)
+    selection = parse_op_selection(op_selection)
+    target = selected_job(job, selection)
     run_config = dict(run_config or {})
-    config = resolve_run_config(job.name, job.nodes, run_config)
+    config = resolve_run_config(job.name, target.nodes, run_config, resource_defs=target.resource_defs)
     executor = executor or config.executor.name
     if executor not in EXECUTOR_NAMES:
         raise DagvizError(f"Unknown executor '{executor}'; valid executors: {', '.join(EXECUTOR_NAMES)}.")
@@ -39,6 +45,7 @@ def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None 
         job_name=job.name, run_config=run_config, tags=dict(tags or {}), executor=executor,
         output_store=output_store or default_output_store_url(), parent_run=parent,
         root_run_id=(parent.root_run_id or parent.id) if parent else None, step_selection=step_selection,
+        op_selection=selection,
     )
     dispatch_queued_runs()
     run.refresh_from_db()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from dagviz.execution.plan import ParentRun
 from dagviz.execution.reexecution import (
@@ -17,8 +17,12 @@ from dagviz.execution.status import StepStatus
 from runs.errors import RunNotFinishedError
 from runs.models import DynamicOutputRecord, Run, RunStatus, Step
 from runs.services.launch import launch_run
+from runs.services.op_selection import selected_job
 from runs.services.runs import get_run
 from runs.workspace import get_workspace
+
+if TYPE_CHECKING:
+    from dagviz.definitions.graph import JobDefinition
 
 REUSABLE = (StepStatus.SUCCESS.value, StepStatus.REUSED.value)
 
@@ -41,7 +45,7 @@ def load_parent_record(run: Run) -> ParentRecord:
 def _parent_run(parent: Run, strategy: ReexecutionStrategy | str, step_keys: Iterable[str] | None) -> tuple:
     if not parent.is_finished:
         raise RunNotFinishedError(f"Run {parent.id} is {parent.status}; re-execute it once it has finished.")
-    job = get_workspace().get(parent.job_name)
+    job = selected_job(get_workspace().get(parent.job_name), parent.op_selection)
     return job, parent_run_for(job, load_parent_record(parent), strategy, step_keys)
 
 
@@ -55,17 +59,24 @@ def plan_reexecution(parent_run_id: str, strategy: ReexecutionStrategy | str,
 
 def reexecute(parent_run_id: str, strategy: ReexecutionStrategy | str, step_keys: list[str] | None = None,
               executor: str | None = None) -> Run:
-    """Launch a run that re-executes ``parent_run_id`` with ``strategy``, reusing outputs where it can."""
+    """Launch a run that re-executes ``parent_run_id`` with ``strategy``, reusing outputs where it can.
+
+    The child runs the same ops as its parent: a run of an op selection is re-executed with that selection.
+    """
     parent = get_run(parent_run_id)
     strategy = as_strategy(strategy)
     _parent_run(parent, strategy, step_keys)  # validate before anything is written
     selection = {"strategy": strategy.value, "step_keys": list(step_keys or [])}
     return launch_run(parent.job_name, parent.run_config, parent.tags, executor or parent.executor,
-                      parent=parent, step_selection=selection, output_store=parent.output_store)
+                      parent=parent, step_selection=selection, output_store=parent.output_store,
+                      op_selection=parent.op_selection)
 
 
-def parent_run_of(run: Run, job: object) -> ParentRun:
-    """The reuse rules of a launched re-execution, from its parent's records and its selection."""
+def parent_run_of(run: Run, job: "JobDefinition") -> ParentRun:
+    """The reuse rules of a launched re-execution, from its parent's records and its selection.
+
+    Step keys are checked against the ops the run executes (its op selection of ``job``).
+    """
     selection = run.step_selection or {"strategy": ReexecutionStrategy.FROM_FAILURE.value}
-    return parent_run_for(job, load_parent_record(run.parent_run), selection["strategy"],  # type: ignore[arg-type]
-                          selection.get("step_keys"))
+    return parent_run_for(selected_job(job, run.op_selection), load_parent_record(run.parent_run),
+                          selection["strategy"], selection.get("step_keys"))

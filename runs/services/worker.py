@@ -54,6 +54,7 @@ def _execute(run: Run) -> tuple[str, str | None]:
         result = execute_job(
             job, run.run_config, executor=run.executor, output_store=run.output_store, run_id=str(run.id),
             pointer=workspace.pointers[job.name], sink=sink, cancel_requested=_cancel_check(run.id), parent=parent,
+            op_selection=run.op_selection, tags=run.tags,
         )
     finally:
         sink.close()

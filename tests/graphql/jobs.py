@@ -6,6 +6,10 @@
 small job. Its emitter can stop before given keys until a file exists (``gate_dir``/``<index>``
 for each index in ``gate_before``), so a test can hold a run in the middle, for as long as it
 needs, without timing guesses.
+
+``reported_fanout`` attaches metadata to dynamic outputs, outputs (``Output`` and
+``add_output_metadata``) and a failure, and has an op (``label_units``) whose config is required,
+so a run of an op selection without it shows that config is checked against the selected ops only.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dagviz import DynamicOut, DynamicOutput, Field, job, op
+from dagviz import DynamicOut, DynamicOutput, Failure, Field, Output, job, op
 
 GATE_LIMIT_SECONDS = 60.0
 
@@ -58,3 +62,40 @@ def describe_total(context, total: int) -> str:
 @job(description="Keys in configured order -> square each -> sum -> a sentence; the emitter can wait on a file.")
 def gated_fanout():
     describe_total(add_up(emit_gated().map(square).collect()))
+
+
+# -- reported_fanout: metadata on every kind of output and on a failure; an op that needs config --------
+
+MARKUP = "<img src=x onerror=alert(1)>"  # metadata is text: a page must show it, never run it
+
+
+@op(out=DynamicOut())
+def emit_reported():
+    """Yield north and south, each with its position as metadata."""
+    for position, key in enumerate(["north", "south"]):
+        yield DynamicOutput(position, mapping_key=key, metadata={"position": position})
+
+
+@op
+def measure(value: int):
+    return Output(value * 10, metadata={"scaled": value * 10, "note": MARKUP})
+
+
+@op(config_schema={"fail": Field(bool, default_value=False, description="Refuse with a Failure carrying metadata.")})
+def summarize(context, values: list) -> int:
+    context.add_output_metadata({"count": len(values), "detail": {"values": values, "complete": True}})
+    if context.op_config["fail"]:
+        raise Failure("summary refused", metadata={"threshold": 3, "reason": MARKUP})
+    return sum(values)
+
+
+@op(config_schema={"unit": Field(str, description="Required: a run of this op needs config.")})
+def label_units(context) -> str:
+    return context.op_config["unit"]
+
+
+@job(description="Keys with metadata -> measured with metadata -> summed with metadata (or a Failure with metadata); "
+                 "label_units stands apart and needs config.")
+def reported_fanout():
+    summarize(emit_reported().map(measure).collect())
+    label_units()

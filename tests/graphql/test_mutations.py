@@ -145,10 +145,13 @@ def test_from_failure_previews_and_reruns_exactly_the_failed_keys_and_the_collec
     assert sorted(e["stepKey"] for e in reused_events) == sorted(plan["reused"])
     assert live.api(RUN_DETAIL, {"id": parent})["run"]["childRunIds"] == [child]
 
-    # A re-execution of the re-execution: SELECTED keys, and the root stays the first run.
+    # A re-execution of the re-execution, and the root stays the first run. SELECTED runs exactly the
+    # selected keys (Dagster's rule); FROM_SELECTED runs them and everything downstream.
     selected = preview(live, child, "SELECTED", ["flaky_work[k0]"])
-    assert sorted(selected["toExecute"]) == ["flaky_work[k0]", "total"]
-    grandchild = reexecute(live, child, "SELECTED", ["flaky_work[k0]"])["run"]
+    assert sorted(selected["toExecute"]) == ["flaky_work[k0]"]
+    from_selected = preview(live, child, "FROM_SELECTED", ["flaky_work[k0]"])
+    assert sorted(from_selected["toExecute"]) == ["flaky_work[k0]", "total"]
+    grandchild = reexecute(live, child, "FROM_SELECTED", ["flaky_work[k0]"])["run"]
     assert grandchild["parentRunId"] == child and grandchild["rootRunId"] == parent
     assert live.wait(grandchild["id"]) == "SUCCESS"
     assert {key for key, status in step_statuses(live, grandchild["id"]).items() if status == "SUCCESS"} == {

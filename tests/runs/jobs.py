@@ -234,3 +234,17 @@ def gather_echoes(context, values: list) -> list:
 @job(description="The emitter yields k0, k1, fails, and its retry yields k0, k1, k2.")
 def retried_emitter():
     gather_echoes(emit_with_retry().map(echo_key).collect())
+
+
+# -- letters then a stamp that needs config: op selections leave it out (and its config with it) -------
+
+
+@op(config_schema={"stamp": Field(str, description="Required: a run that executes this op needs config.")})
+def stamp_letters(context, letters: list) -> str:
+    checkpoint(context)
+    return context.op_config["stamp"] + "".join(letters)
+
+
+@job(description="letters, then the list stamped with a configured text (stamp_letters needs config).")
+def stamped_letters():
+    stamp_letters(gather_letters(emit_letters().map(shout).collect()))

@@ -36,6 +36,7 @@ from tests.runs.support import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FROM_FAILURE, SELECTED, ALL = ReexecutionStrategy.FROM_FAILURE, ReexecutionStrategy.SELECTED, ReexecutionStrategy.ALL
+FROM_SELECTED = ReexecutionStrategy.FROM_SELECTED
 LETTERS_OUT = ["D!", "B!", "A!", "C!"]
 ALL_LETTER_STEPS = {"emit_letters", "shout[d]", "shout[b]", "shout[a]", "shout[c]", "gather_letters"}
 MULTIPROCESS = {"execution": {"multiprocess": {"max_concurrent": 2}}}
@@ -140,9 +141,27 @@ SELECTIONS = [
 ]
 
 
-def test_selected_runs_the_chosen_keys_and_their_downstream_steps(control):
+def test_from_selected_runs_the_chosen_keys_and_their_downstream_steps(control):
     parent = run_to_end("letters")
     for keys, expected in SELECTIONS:
+        child = rerun(parent, FROM_SELECTED, keys)
+        assert_ran_exactly(child, control, expected)
+        assert reused(child) == ALL_LETTER_STEPS - expected, keys
+        assert output_of(child, "gather_letters") == LETTERS_OUT
+
+
+EXACT_SELECTIONS = [
+    (["shout[a]"], {"shout[a]"}),
+    (["shout[?]"], {"shout[d]", "shout[b]", "shout[a]", "shout[c]"}),
+    (["gather_letters"], {"gather_letters"}),
+    (["emit_letters"], {"emit_letters"}),
+]
+
+
+def test_selected_runs_exactly_the_chosen_steps_and_downstream_keeps_the_parents_outputs(control):
+    """Dagster's rule for a step selection: nothing downstream of the selection runs again."""
+    parent = run_to_end("letters")
+    for keys, expected in EXACT_SELECTIONS:
         child = rerun(parent, SELECTED, keys)
         assert_ran_exactly(child, control, expected)
         assert reused(child) == ALL_LETTER_STEPS - expected, keys
@@ -182,7 +201,7 @@ def test_re_executing_a_re_execution_reuses_through_the_ancestors(control):
     assert steps_of(second)["shout[b]"].outputs == steps_of(first)["shout[b]"].outputs
     assert dynamic_keys(second) == {"emit_letters": ["d", "b", "a", "c"]}
 
-    third = rerun(second, SELECTED, ["shout[d]"])
+    third = rerun(second, FROM_SELECTED, ["shout[d]"])
     assert third.root_run_id == root.id
     assert_ran_exactly(third, control, {"shout[d]", "gather_letters"})
     assert output_of(third, "gather_letters") == LETTERS_OUT
@@ -197,7 +216,7 @@ def test_a_failure_inside_a_chain_of_maps_reruns_that_key_down_the_chain(control
     assert_ran_exactly(child, control, {"first_stage[b]", "second_stage[b]", "second_stage[c]", "gather_chain"})
     assert output_of(child, "gather_chain") == ["d12", "b12", "a12", "c12"]
 
-    again = rerun(child, SELECTED, ["first_stage[a]"])
+    again = rerun(child, FROM_SELECTED, ["first_stage[a]"])
     assert_ran_exactly(again, control, {"first_stage[a]", "second_stage[a]", "gather_chain"})
     assert output_of(again, "gather_chain") == ["d12", "b12", "a12", "c12"]
 
@@ -215,10 +234,10 @@ def test_nested_fan_out_keys_rerun_exactly_and_every_level_collects_in_order(con
     assert dynamic_keys(child) == dynamic_keys(parent) == {
         "emit_regions": ["eu", "us"], "emit_customers[eu]": ["c0", "c1", "c2"], "emit_customers[us]": ["c0", "c1", "c2"]}
 
-    every_c0 = rerun(child, SELECTED, ["score_customer[?][c0]"])
+    every_c0 = rerun(child, FROM_SELECTED, ["score_customer[?][c0]"])
     assert_ran_exactly(every_c0, control, {"score_customer[eu][c0]", "score_customer[us][c0]", "region_scores[eu]",
                                            "region_scores[us]", "all_regions"})
-    inner_emitter = rerun(every_c0, SELECTED, ["emit_customers[us]"])
+    inner_emitter = rerun(every_c0, FROM_SELECTED, ["emit_customers[us]"])
     assert_ran_exactly(inner_emitter, control, {"emit_customers[us]", "score_customer[us][c0]", "score_customer[us][c1]",
                                                 "score_customer[us][c2]", "region_scores[us]", "all_regions"})
     assert output_of(inner_emitter, "all_regions") == NESTED_OUT
@@ -259,7 +278,7 @@ def test_keys_of_a_retried_emitter_are_recorded_once_in_yield_order_and_replayed
     assert dynamic_keys(parent) == {"emit_with_retry": ["k0", "k1", "k2"]}
     assert sorted(control.ran(parent.id)).count("echo_key[k0]") == 1
     assert output_of(parent, "gather_echoes") == ["k0", "k1", "k2"]
-    child = rerun(parent, SELECTED, ["echo_key[k1]"])
+    child = rerun(parent, FROM_SELECTED, ["echo_key[k1]"])
     assert_ran_exactly(child, control, {"echo_key[k1]", "gather_echoes"})
     assert dynamic_keys(child) == {"emit_with_retry": ["k0", "k1", "k2"]}
     assert output_of(child, "gather_echoes") == ["k0", "k1", "k2"]

@@ -1,11 +1,12 @@
-"""``launchRun``: validate the run config and launch; typed results for invalid config or an unknown job."""
+"""``launchRun``: validate the op selection and run config and launch; typed results for each kind of bad input."""
 
 from typing import Any, Callable
 
 import graphene
 
 from dagviz.errors import DagvizError, InvalidConfigError, UnknownJobError
-from runs.graphql.errors import JobNotFoundError, PythonError, RunConfigValidationInvalid
+from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
+from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, PythonError, RunConfigValidationInvalid
 from runs.graphql.runs import RunType
 from runs.services.launch import launch_run
 
@@ -16,7 +17,7 @@ class LaunchRunSuccess(graphene.ObjectType):
 
 class LaunchRunResult(graphene.Union):
     class Meta:
-        types = (LaunchRunSuccess, RunConfigValidationInvalid, JobNotFoundError, PythonError)
+        types = (LaunchRunSuccess, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError, PythonError)
 
 
 def launch_result(launch: Callable[[], Any], other_errors: Callable[[Exception], Any] | None = None) -> Any:
@@ -27,6 +28,8 @@ def launch_result(launch: Callable[[], Any], other_errors: Callable[[Exception],
         return RunConfigValidationInvalid.from_error(error)
     except UnknownJobError as error:
         return JobNotFoundError(message=str(error))
+    except InvalidOpSelection as error:
+        return InvalidOpSelectionError(message=str(error))
     except DagvizError as error:
         mapped = other_errors(error) if other_errors else None
         return mapped or PythonError(message=str(error), class_name=type(error).__name__)
@@ -46,10 +49,13 @@ class LaunchRun(graphene.Mutation):
         run_config = graphene.JSONString()
         tags = graphene.JSONString()
         executor = graphene.String()
+        op_selection = graphene.List(graphene.NonNull(graphene.String),
+                                     description='Ops to execute: "op", "*op" (and upstream), "op+" (and one level '
+                                                 'downstream), "graph.op"; null or empty: the whole job.')
 
     Output = LaunchRunResult
 
     @staticmethod
-    def mutate(root, info, job_name, run_config=None, tags=None, executor=None):
+    def mutate(root, info, job_name, run_config=None, tags=None, executor=None, op_selection=None):
         return launch_result(lambda: launch_run(job_name, as_dict(run_config, "runConfig"), as_dict(tags, "tags"),
-                                                executor))
+                                                executor, op_selection=op_selection))

@@ -2,11 +2,13 @@
 
 import graphene
 
+from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from dagviz.errors import InvalidStepKeyError as InvalidStepKey
 from dagviz.execution.reexecution import ReexecutionError as CannotReexecute
 from runs.errors import RunNotFinishedError, UnknownRunError
 from runs.graphql.enums import ReexecutionStrategy, enum_value
 from runs.graphql.errors import (
+    InvalidOpSelectionError,
     InvalidStepKeyError,
     JobNotFoundError,
     PythonError,
@@ -32,8 +34,8 @@ class ReexecutionPlanResult(graphene.Union):
 
 class ReexecuteRunResult(graphene.Union):
     class Meta:
-        types = (LaunchRunSuccess, RunConfigValidationInvalid, JobNotFoundError, RunNotFoundError,
-                 InvalidStepKeyError, ReexecutionError, PythonError)
+        types = (LaunchRunSuccess, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError,
+                 RunNotFoundError, InvalidStepKeyError, ReexecutionError, PythonError)
 
 
 def reexecution_error(error: Exception) -> object | None:
@@ -42,8 +44,8 @@ def reexecution_error(error: Exception) -> object | None:
         return RunNotFoundError(message=str(error))
     if isinstance(error, InvalidStepKey):
         return InvalidStepKeyError(message=str(error))
-    if isinstance(error, (CannotReexecute, RunNotFinishedError)):
-        return ReexecutionError(message=str(error))
+    if isinstance(error, (CannotReexecute, RunNotFinishedError, InvalidOpSelection)):
+        return ReexecutionError(message=str(error))  # a selection the job no longer matches, for the preview
     return None
 
 
@@ -65,7 +67,7 @@ class PreviewReexecution(graphene.Mutation):
     def mutate(root, info, parent_run_id, strategy, step_keys=None):
         try:
             plan = plan_reexecution(parent_run_id, enum_value(strategy), step_keys)
-        except (UnknownRunError, InvalidStepKey, CannotReexecute, RunNotFinishedError) as error:
+        except (UnknownRunError, InvalidStepKey, CannotReexecute, RunNotFinishedError, InvalidOpSelection) as error:
             return reexecution_error(error)
         return ReexecutionPlan(to_execute=plan.to_execute, reused=plan.reused)
 

@@ -1,4 +1,4 @@
-"""``manage.py reexecute RUN_ID (--from-failure | --keys K[,K...] | --all) [--preview] [--wait] [--json]``."""
+"""``manage.py reexecute RUN_ID (--from-failure | --keys K[,K...] | --from-keys K[,K...] | --all) [--preview] [--wait] [--json]``."""
 
 from __future__ import annotations
 
@@ -14,16 +14,20 @@ class Command(DagvizCommand):
         parser.add_argument("run_id")
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--from-failure", action="store_true", help="failed and never-run steps and downstream")
-        which.add_argument("--keys", help="comma-separated step keys, e.g. process_file[b_txt] or process_file[?]")
+        which.add_argument("--keys", help="exactly these steps (comma-separated), e.g. process_file[b_txt] or "
+                                          "process_file[?]; everything else keeps the parent's outputs")
+        which.add_argument("--from-keys", help="these steps (comma-separated) and everything downstream of them")
         which.add_argument("--all", action="store_true", help="every step")
         parser.add_argument("--preview", action="store_true", help="print what would run and be reused; launch nothing")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, run_id: str, from_failure: bool, keys: str | None, all: bool, preview: bool,
-               wait: bool, json: bool, **options):
+    def handle(self, *args, run_id: str, from_failure: bool, keys: str | None, from_keys: str | None, all: bool,
+               preview: bool, wait: bool, json: bool, **options):
         if keys is not None:
-            strategy, step_keys = ReexecutionStrategy.SELECTED, [k.strip() for k in keys.split(",") if k.strip()]
+            strategy, step_keys = ReexecutionStrategy.SELECTED, _split(keys)
+        elif from_keys is not None:
+            strategy, step_keys = ReexecutionStrategy.FROM_SELECTED, _split(from_keys)
         else:
             strategy, step_keys = (ReexecutionStrategy.ALL if all else ReexecutionStrategy.FROM_FAILURE), None
         if preview:
@@ -33,3 +37,7 @@ class Command(DagvizCommand):
                       f"reused ({len(plan.reused)}): {', '.join(plan.reused)}")
             return
         report_launch(self, reexecute(run_id, strategy, step_keys), wait, json)
+
+
+def _split(keys: str) -> list[str]:
+    return [key.strip() for key in keys.split(",") if key.strip()]

@@ -15,6 +15,7 @@ const REEXECUTE = `mutation Reexecute($parentRunId: ID!, $strategy: ReexecutionS
   reexecuteRun(parentRunId: $parentRunId, strategy: $strategy, stepKeys: $stepKeys) {
     __typename ... on LaunchRunSuccess { run { id } }
     ... on RunConfigValidationInvalid { errors { path message } } ... on JobNotFoundError { message }
+    ... on InvalidOpSelectionError { message }
     ... on RunNotFoundError { message } ... on InvalidStepKeyError { message }
     ... on ReexecutionError { message } ... on PythonError { message } } }`;
 

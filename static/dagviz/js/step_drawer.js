@@ -1,10 +1,11 @@
 // The step drawer: one step's status, attempts with times, live logs, error with stack trace,
-// output preview, and links to the steps around it.
+// metadata, output preview, and links to the steps around it.
 
 import { add, clear, h } from "./dom.js";
 import { formatClock, formatDuration } from "./format.js";
 import { graphql } from "./graphql.js";
 import { subscribe } from "./live.js";
+import { metadataTable } from "./step_metadata.js";
 import { relatedSteps } from "./step_links.js";
 
 const STEP = `query Step($id: ID!, $key: String!, $after: String) {
@@ -12,6 +13,7 @@ const STEP = `query Step($id: ID!, $key: String!, $after: String) {
     key node mappingKeys status startedAt endedAt durationMs attemptCount skipReason outputPreview
     attempts { number status startedAt endedAt error { message className stack } }
     error { message className stack }
+    metadata { label value source outputName mappingKey }
     logs(first: 1000, after: $after) { pageInfo { hasNextPage endCursor } edges { node { cursor timestamp level message } } }
   } }
 }`;
@@ -136,6 +138,7 @@ export function createStepDrawer(drawer, { runId, nodes, isLive, latestCursor, o
         h("p.error-message", {}, step.error.className ? h("strong", { text: `${step.error.className}: ` }) : null, step.error.message),
         step.error.stack ? h("pre.stack", { text: step.error.stack }) : null));
     }
+    body.append(section("Metadata", "step-metadata", metadataTable(step.metadata)));
     logList = h("ol.logs");
     body.append(section("Logs", null, h("div", { "data-testid": "step-logs", className: "logs-box" }, logList)));
     renderLogs();

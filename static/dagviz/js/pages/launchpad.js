@@ -1,4 +1,5 @@
-// The launchpad: edit the run config as YAML (checked as you type), choose an executor, Launch.
+// The launchpad: edit the run config as YAML (checked as you type), choose an executor and the ops
+// to run (op selection), Launch.
 
 import { describeType } from "../config_schema.js";
 import { createConfigEditor } from "../config_editor.js";
@@ -7,19 +8,21 @@ import { graphql } from "../graphql.js";
 import { jsonField } from "../json_field.js";
 import { configToYaml, lineOfPath, parseYaml } from "../yaml_config.js";
 
-const VALIDATE = `query Validate($jobName: String!, $runConfig: JSONString) {
-  validateRunConfig(jobName: $jobName, runConfig: $runConfig) {
+const VALIDATE = `query Validate($jobName: String!, $runConfig: JSONString, $opSelection: [String!]) {
+  validateRunConfig(jobName: $jobName, runConfig: $runConfig, opSelection: $opSelection) {
     __typename
     ... on RunConfigValidationInvalid { errors { path message reason } }
+    ... on InvalidOpSelectionError { message }
     ... on JobNotFoundError { message }
   }
 }`;
 
-const LAUNCH = `mutation Launch($jobName: String!, $runConfig: JSONString, $executor: String) {
-  launchRun(jobName: $jobName, runConfig: $runConfig, executor: $executor) {
+const LAUNCH = `mutation Launch($jobName: String!, $runConfig: JSONString, $executor: String, $opSelection: [String!]) {
+  launchRun(jobName: $jobName, runConfig: $runConfig, executor: $executor, opSelection: $opSelection) {
     __typename
     ... on LaunchRunSuccess { run { id } }
     ... on RunConfigValidationInvalid { errors { path message reason } }
+    ... on InvalidOpSelectionError { message }
     ... on JobNotFoundError { message }
     ... on PythonError { message className }
   }
@@ -37,10 +40,28 @@ const errorsBox = document.querySelector("[data-testid=config-errors]");
 const validity = document.querySelector("[data-testid=config-validity]");
 const launchButton = document.querySelector("[data-testid=launch-button]");
 const executorSelect = document.querySelector("[data-testid=executor-select]");
+const opSelectionInput = document.querySelector("[data-testid=op-selection]");
+const SELECTION_ERROR = "INVALID_OP_SELECTION";
+
+// The op selection as the API takes it: queries split at commas or spaces; null (the whole job) when empty.
+function currentOpSelection() {
+  const queries = opSelectionInput.value.split(/[,\s]+/).filter(Boolean);
+  return queries.length ? queries : null;
+}
+
+// An answer of the server as the errors to show (none when it is valid or launched).
+function errorsOf(result) {
+  if (result.__typename === "RunConfigValidationInvalid") return result.errors;
+  if (result.__typename === "InvalidOpSelectionError") return [{ path: "", message: result.message, reason: SELECTION_ERROR }];
+  if (result.message) return [{ path: "", message: result.message }];
+  return [];
+}
 
 function showErrors(errors, source) {
   clear(errorsBox);
   const lines = [];
+  const badSelection = errors.some((error) => error.reason === SELECTION_ERROR);
+  opSelectionInput.setAttribute("aria-invalid", String(badSelection));
   if (!errors.length) {
     errorsBox.hidden = true;
     validity.textContent = source === "server" ? "" : "✓ Valid run config";
@@ -52,16 +73,18 @@ function showErrors(errors, source) {
   validity.className = "validity bad";
   const list = h("ul");
   for (const error of errors) {
-    const line = error.line ?? lineOfPath(editor.value, error.path, error.field || fieldOf(error.message));
+    const inSelection = error.reason === SELECTION_ERROR;
+    const line = inSelection ? null : error.line ?? lineOfPath(editor.value, error.path, error.field || fieldOf(error.message));
     lines.push(line);
-    const where = error.path ? error.path : error.line ? "YAML" : "run config";
+    const where = inSelection ? "op selection" : error.path ? error.path : error.line ? "YAML" : "run config";
     list.append(h("li", { "data-path": error.path || "", "data-reason": error.reason || "" },
       h("code.path", { text: where }),
       line ? h("button.link.small", { type: "button", text: `line ${line}${error.column ? `, column ${error.column}` : ""}`,
         onclick: () => editor.goToLine(line) }) : null,
       h("span", { text: ` ${error.message}` })));
   }
-  errorsBox.append(h("strong", { text: source === "server" ? "Not launched: invalid run config" : "Invalid run config" }), list);
+  const what = badSelection ? "invalid op selection" : "invalid run config";
+  errorsBox.append(h("strong", { text: source === "server" ? `Not launched: ${what}` : what[0].toUpperCase() + what.slice(1) }), list);
   errorsBox.hidden = false;
   editor.markLines(lines);
 }
@@ -91,11 +114,11 @@ function validateSoon() {
       return;
     }
     try {
-      const { validateRunConfig: result } = await graphql(VALIDATE, { jobName: job.name, runConfig: JSON.stringify(config.value) });
+      const { validateRunConfig: result } = await graphql(VALIDATE, {
+        jobName: job.name, runConfig: JSON.stringify(config.value), opSelection: currentOpSelection(),
+      });
       if (asked !== latest) return;
-      if (result.__typename === "RunConfigValidationInvalid") showErrors(result.errors, "browser");
-      else if (result.__typename === "JobNotFoundError") showErrors([{ path: "", message: result.message }], "browser");
-      else showErrors([], "browser");
+      showErrors(errorsOf(result), "browser");
     } catch (error) {
       if (asked === latest) showErrors([{ path: "", message: `Could not validate: ${error.message}` }], "browser");
     }
@@ -115,13 +138,14 @@ async function launch() {
       jobName: job.name,
       runConfig: JSON.stringify(config.value),
       executor: executorSelect.value || null,
+      opSelection: currentOpSelection(),
     });
     if (launchRun.__typename === "LaunchRunSuccess") {
       location.assign(`/runs/${launchRun.run.id}/`);
       return;
     }
-    if (launchRun.__typename === "RunConfigValidationInvalid") showErrors(launchRun.errors, "server");
-    else showErrors([{ path: "", message: launchRun.message || launchRun.__typename }], "server");
+    const errors = errorsOf(launchRun);
+    showErrors(errors.length ? errors : [{ path: "", message: launchRun.__typename }], "server");
   } catch (error) {
     showErrors([{ path: "", message: error.message }], "server");
   }
@@ -140,6 +164,7 @@ function renderSchemaHelp() {
 
 editor.value = defaultText;
 document.querySelector("[data-testid=config-editor]").addEventListener("input", validateSoon);
+opSelectionInput.addEventListener("input", validateSoon);
 document.querySelector("[data-testid=config-reset]").addEventListener("click", () => { editor.value = defaultText; validateSoon(); });
 launchButton.addEventListener("click", launch);
 renderSchemaHelp();
