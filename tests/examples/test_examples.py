@@ -71,3 +71,49 @@ def test_nested_fanout_totals_each_region_over_its_own_customers():
     totals = result.output_for_node("region_total")
     assert totals == {region: sum(scores[region].values()) for region in ("eu", "us")}
     assert result.output_for_node("overall") == {"regions": 2, "total": sum(totals.values())}
+
+
+def _long_words_config(directory: str, **report: int) -> dict:
+    return {"resources": {"library": {"config": {"directory": directory}}},
+            "ops": {"long_words": {"config": report}, "word_report": {"config": report}}}
+
+
+def _write_documents(directory: Path) -> None:
+    (directory / "a.txt").write_text("pipeline pipeline fanout\n")
+    (directory / "b.txt").write_text("pipeline orchestrator tiny\n")
+
+
+def test_long_words_report_reads_documents_through_its_resource_and_config_class(tmp_path):
+    from dagviz.examples import long_words_report
+
+    _write_documents(tmp_path)
+    result = long_words_report.execute_in_process(_long_words_config(str(tmp_path), min_length=6, top=2))
+
+    assert list(result.output_for_node("long_words")) == ["a_txt", "b_txt"]
+    assert result.output_for_node("word_report") == {
+        "documents": ["a.txt", "b.txt"], "top": [("pipeline", 3), ("fanout", 1)]}
+    output_event = next(e for e in result.events if e.kind == "STEP_OUTPUT" and e.step_key == "word_report")
+    assert output_event.metadata == {"documents": 2, "distinct_words": 3}
+
+
+def test_long_words_report_defaults_come_from_the_config_class_and_the_resource():
+    from dagviz.examples import long_words_report
+
+    defaults = long_words_report.default_run_config()
+    assert defaults["ops"]["word_report"]["config"] == {"min_length": 5, "top": 5}
+    assert defaults["resources"]["library"]["config"] == {"directory": SAMPLE_DIRECTORY}
+
+
+def test_long_words_report_runs_in_worker_processes(tmp_path):
+    from dagviz.examples import long_words_report
+    from dagviz.execution.api import execute_job
+
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    _write_documents(documents)
+    config = {**_long_words_config(str(documents), min_length=6, top=1),
+              "execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
+    result = execute_job(long_words_report, config, output_store=f"file://{tmp_path / 'store'}")
+
+    assert result.success
+    assert result.output_for_node("word_report")["top"] == [("pipeline", 3)]

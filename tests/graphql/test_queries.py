@@ -56,8 +56,9 @@ def test_jobs_lists_every_workspace_job_by_name(api: GraphQLHttp):
     jobs = api("{ jobs { name description } }")["jobs"]
     names = [job["name"] for job in jobs]
     assert names == sorted(names)
-    assert set(names) == {"big_fanout", "flaky_fanout", "nested_fanout", "process_directory", "streaming_fanout",
-                          "gated_fanout"}
+    assert set(names) == {"big_fanout", "flaky_fanout", "long_words_report", "nested_fanout", "process_directory",
+                          "streaming_fanout",
+                          "gated_fanout", "reported_fanout"}
     assert all(job["description"] for job in jobs)
 
 
@@ -116,6 +117,19 @@ def test_default_run_config_fills_in_every_default_and_matches_the_config_schema
     assert work["sleep_ms"]["type"] == "int" and work["sleep_ms"]["default"] == 200
     assert work["fail_keys"]["type"] == "Array" and work["fail_keys"]["description"]
     assert set(schema["fields"]["execution"]["fields"]) >= {"in_process", "multiprocess"}
+
+
+def test_a_config_class_and_a_resource_give_the_same_schema_and_defaults_as_field_schemas(api: GraphQLHttp):
+    query = "query($name: String!) { job(name: $name) { configSchema defaultRunConfig } }"
+    report = api(query, {"name": "long_words_report"})["job"]
+    defaults = json.loads(report["defaultRunConfig"])
+    assert defaults["ops"]["word_report"] == {"config": {"min_length": 5, "top": 5}}
+    assert set(defaults["resources"]) == {"library"}
+    schema = json.loads(report["configSchema"])
+    config = schema["fields"]["ops"]["fields"]["word_report"]["fields"]["config"]["fields"]
+    assert config["top"] == {"type": "int", "required": False, "default": 5}
+    library = schema["fields"]["resources"]["fields"]["library"]["fields"]["config"]["fields"]
+    assert library["directory"]["type"] == "str"
 
 
 def test_an_unknown_job_is_a_graphql_error(api: GraphQLHttp):

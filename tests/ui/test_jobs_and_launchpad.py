@@ -103,3 +103,23 @@ def test_bad_yaml_and_a_wrong_config_type_show_errors_at_their_path_and_launch_n
     editor.fill("ops:\n  emit_keys:\n    config:\n      n: 3\n      extra: 1\n")
     expect(errors).to_contain_text("unknown field 'extra'")
     assert Run.objects.count() == 0
+
+
+def test_a_job_with_a_config_class_and_a_resource_is_scaffolded_validated_and_launched(page):
+    page.goto("/jobs/long_words_report/launch")
+    editor = page.get_by_test_id("config-editor")
+    errors = page.get_by_test_id("config-errors")
+    expect(editor).to_have_value(re.compile(r"word_report:\s+config:\s+min_length: 5\s+top: 5"))
+    expect(editor).to_have_value(re.compile(r"resources:\s+library:\s+config:\s+directory: "))
+
+    yaml = editor.input_value().replace("top: 5", "top: lots", 1)
+    editor.fill(yaml)
+    expect(errors).to_contain_text("expected int")
+
+    editor.fill(yaml.replace("top: lots", "top: 2"))
+    expect(errors).to_be_hidden()
+    page.get_by_test_id("launch-button").click()
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}/"))
+    expect(page.get_by_test_id("run-status")).to_have_text("SUCCESS")
+    run = Run.objects.get()
+    assert run.run_config["resources"]["library"]["config"]["directory"] == SAMPLE_DIRECTORY
