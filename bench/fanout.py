@@ -6,6 +6,7 @@ workers, and the delay between the first key being yielded and its mapped step s
 The last line is the median over the repetitions.
 
     python bench/fanout.py --mode in_process --n 10000 --repeat 5
+    python bench/fanout.py --mode in_process --n 10000 --repeat 5 --job fanout_pythonic
     python bench/fanout.py --mode multiprocess --workers 2 --n 10000
     python bench/fanout.py --mode multiprocess --workers 2 --n 100 --sleep-ms 50
     python bench/fanout.py --mode in_process --n 100000 --repeat 1
@@ -41,7 +42,7 @@ def run_once(args: argparse.Namespace) -> dict:
     from dagviz.workspace import Workspace
 
     workspace = Workspace.load(files=[JOBS_FILE])
-    job = workspace.get("fanout")
+    job = workspace.get(args.job)
     run_config = {"ops": {"emit": {"config": {"n": args.n, "interval_ms": args.interval_ms}},
                           "work": {"config": {"sleep_ms": args.sleep_ms}}}}
     executor = "in_process"
@@ -70,7 +71,7 @@ def run_once(args: argparse.Namespace) -> dict:
                 client.wait_for_workers(args.workers)
             run_config["execution"] = {"dask": {"address": cluster.scheduler_address}}
     began = time.perf_counter()
-    result = execute_job(job, run_config, executor=executor, output_store=store, pointer=workspace.pointers["fanout"])
+    result = execute_job(job, run_config, executor=executor, output_store=store, pointer=workspace.pointers[args.job])
     wall = time.perf_counter() - began
     if cluster is not None:
         cluster.close()
@@ -96,6 +97,8 @@ def run_once(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["in_process", "multiprocess", "dask"], default="in_process")
+    parser.add_argument("--job", choices=["fanout", "fanout_pythonic"], default="fanout",
+                        help="fanout_pythonic: the same work with Config classes and a ConfigurableResource")
     parser.add_argument("--dask-cluster", choices=["own", "running"], default="own",
                         help="dask mode: the run starts its own LocalCluster, or uses one started before the clock")
     parser.add_argument("--n", type=int, default=10_000)
@@ -119,7 +122,8 @@ def main() -> None:
     median = {key: statistics.median(row[key] for row in rows) for key in
               ("wall_s", "ms_per_key", "peak_rss_mb", "worker_peak_rss_mb", "first_key_to_mapped_start_ms",
                "median_key_to_start_ms")}
-    print(json.dumps({"median_of": len(rows), **{k: rows[0][k] for k in ("mode", "workers", "n", "sleep_ms")},
+    print(json.dumps({"median_of": len(rows), "job": args.job,
+                      **{k: rows[0][k] for k in ("mode", "workers", "n", "sleep_ms")},
                       **({"dask_cluster": args.dask_cluster} if args.mode == "dask" else {}), **median}))
 
 

@@ -213,7 +213,7 @@ class _Builder:
         kwargs = {
             key: converters[key](value) if key in converters and value is not None else value
             for key, value in values.items()
-        }
+        } if converters else values
         if self.validating:
             return self.config_class(**kwargs)
         return self.config_class.model_construct(**kwargs)

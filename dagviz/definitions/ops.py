@@ -206,7 +206,8 @@ class OpDefinition:
         hints = annotations_of(fn)
         self.outs = _resolve_outs(out, self.name, hints.get("return", inspect.Signature.empty))
         self.input_types = _checked_input_types(self.ins, hints)
-        self.output_types = {name: resolve_type(spec.dagster_type) for name, spec in self.outs.items()}
+        self.output_types = {name: checked for name, spec in self.outs.items()
+                             if (checked := resolve_type(spec.dagster_type)) is not None}
         self.retry_policy = retry_policy
         self.tags = dict(tags or {})
         self.description = description or inspect.getdoc(fn)

@@ -80,7 +80,7 @@ class OpExecutionContext:
         self.parent_run_id = parent_run_id  # set when this run re-executes another
         self.log = StepLogger(step_key, emit)
         self.output_metadata: dict[tuple[str | None, str | None], dict] = {}
-        self.yielded_keys: set[tuple[str, str]] = set()  # (output, mapping key) already stored this attempt
+        self.yielded_keys: dict[str, set[str]] = {}  # dynamic output -> mapping keys already stored this attempt
         self.resources = resources if resources is not None else _NO_RESOURCES
         self.run_tags: Mapping[str, str] = tags if tags is not None else _NO_TAGS
         self.op_def = op_def
@@ -130,7 +130,7 @@ class OpExecutionContext:
         from dagviz.definitions.metadata import normalize_metadata
 
         output = self._metadata_output(output_name)
-        if mapping_key is not None and (output, mapping_key) in self.yielded_keys:
+        if mapping_key is not None and mapping_key in self.yielded_keys.get(output, ()):
             raise DagsterInvariantViolationError(
                 f"In op '{self.op.name}', attempted to log output metadata for output '{output}' with mapping_key "
                 f"'{mapping_key}' which has already been yielded. Metadata must be logged before the output is yielded."

@@ -153,7 +153,8 @@ class RunCoordinator:
             self._emit(event)
         # Steps that became ready together start in node-name order, as Dagster orders them; the sort is
         # stable, so the steps of one mapped node keep their yield order.
-        self._queue.extend(sorted(self.plan.take_ready(), key=_node_handle))
+        ready = self.plan.take_ready()
+        self._queue.extend(sorted(ready, key=_node_handle) if len(ready) > 1 else ready)
 
     # -- events from the executor -------------------------------------------------------
 

@@ -85,7 +85,7 @@ def _load_inputs(task: StepTask, op_def: OpDefinition, store: OutputStore) -> di
 
 
 def _checked(op_def: OpDefinition, output_name: str, value: Any) -> Any:
-    checked = op_def.output_types.get(output_name)
+    checked = op_def.output_types.get(output_name) if op_def.output_types else None
     if checked is not None and not checked.check(value):
         raise DagsterTypeCheckDidNotPass(type_check_failure("output", output_name, checked, value))
     return value
@@ -187,11 +187,7 @@ def _plain_output(op_def: OpDefinition, task: StepTask, store: OutputStore, cont
 def _merged_metadata(context: OpExecutionContext | None, given: dict, output_name: str,
                      mapping_key: str | None = None) -> dict:
     """The output's metadata: what the op attached to it, then what it added with ``add_output_metadata``."""
-    added = {}
-    if context is not None:
-        added = context.metadata_for(output_name, mapping_key)
-        if mapping_key is not None:
-            context.yielded_keys.add((output_name, mapping_key))
+    added = context.metadata_for(output_name, mapping_key) if context is not None and context.output_metadata else {}
     if not given:
         return added
     return {**normalize_metadata(given), **added}
@@ -200,6 +196,8 @@ def _merged_metadata(context: OpExecutionContext | None, given: dict, output_nam
 def _store_yielded(op_def: OpDefinition, items: Iterator[Any], task: StepTask, store: OutputStore,
                    context: OpExecutionContext | None) -> Iterator[Event]:
     seen_keys: dict[str, set[str]] = {name: set() for name in op_def.dynamic_output_names}
+    if context is not None:
+        context.yielded_keys = seen_keys  # add_output_metadata refuses keys already yielded
     produced: set[str] = set()
     for item in items:
         if isinstance(item, DynamicOutput):
