@@ -498,3 +498,36 @@ def test_op_selection_of_a_mapped_op_alone_needs_its_input_in_run_config():
     """Dagster 1.13: DagsterInvalidConfigError for the missing ``ops.ident.inputs`` (dagviz words it its own way)."""
     with pytest.raises(InvalidConfigError, match=r"missing required field 'ops' .*ident: \{inputs"):
         fanout_in_process.execute_in_process(op_selection=["ident"])
+
+
+# -- direct invocation (an op called outside a job) -----------------------------------------------------
+
+
+@op(out=DynamicOut())
+def returns_bare_dynamic_output():
+    return DynamicOutput(5, mapping_key="a")
+
+
+@op(out=DynamicOut())
+def returns_a_list_of_dynamic_outputs():
+    return [DynamicOutput(1, mapping_key="a"), DynamicOutput(2, mapping_key="b")]
+
+
+@op(out=DynamicOut())
+def yields_dynamic_outputs():
+    yield DynamicOutput(1, mapping_key="a")
+
+
+def test_direct_call_of_a_dynamic_op_returning_a_bare_dynamic_output_raises():
+    """Dagster 1.13: `Error with output for op "direct_bare": dynamic output 'result' expected a list of
+    DynamicOutput objects, but instead received instead an object of type <class '...DynamicOutput'>.`"""
+    with pytest.raises(DagvizError, match=re.escape(
+            'Error with output for op "returns_bare_dynamic_output": dynamic output \'result\' expected a list of '
+            "DynamicOutput objects, but instead received instead an object of type <class")):
+        returns_bare_dynamic_output()
+
+
+def test_direct_call_of_a_dynamic_op_returning_a_list_or_yielding_gives_its_dynamic_outputs():
+    """Dagster 1.13: a returned list comes back as is; a generator op gives a generator."""
+    assert [item.mapping_key for item in returns_a_list_of_dynamic_outputs()] == ["a", "b"]
+    assert [item.value for item in yields_dynamic_outputs()] == [1]
