@@ -33,7 +33,15 @@ from dagviz.definitions.resources import (
     ResourceDefinition,
     ResourceParam,
     build_init_resource_context,
+    fs_io_manager,
+    mem_io_manager,
     resource,
+)
+from dagviz.definitions.executor_defs import (
+    ExecutorDefinition,
+    dask_executor,
+    in_process_executor,
+    multiprocess_executor,
 )
 from dagviz.definitions.types import Nothing
 from dagviz.errors import (
@@ -100,6 +108,8 @@ __all__ = [
     "Backoff", "Config", "ConfigurableResource", "Definitions", "InitResourceContext", "Jitter", "PermissiveConfig",
     "ResourceDefinition", "ResourceInitError", "ResourceParam", "UnknownResourceError", "build_init_resource_context",
     "build_resources", "resource",
+    "ExecutorDefinition", "dask_executor", "fs_io_manager", "in_process_executor", "mem_io_manager",
+    "multiprocess_executor",
     "MetadataValue",
     "DagsterError", "DagsterExecutionStepExecutionError", "DagsterExecutionStepNotFoundError",
     "DagsterInvalidConfigError", "DagsterInvalidDefinitionError", "DagsterInvalidSubsetError",

@@ -141,9 +141,10 @@ def two_dynamic_outputs_message(op_name: str, first: str, second: str) -> str:
             f'It is downstream of both "{first}" and "{second}"')
 
 
-def dynamic_fan_in_message(item: str, dynamic: str) -> str:
-    return ("Currently, items in a fan-in dependency cannot be downstream of dynamic outputs. "
-            f'Problematic dependency on output "{item}", downstream of "{dynamic}".')
+def dynamic_fan_in_message(item: str, dynamic: str | None = None) -> str:
+    """A list item that is a mapped value (``dynamic`` None) or an output downstream of one."""
+    problem = f'dynamic output "{item}".' if dynamic is None else f'output "{item}", downstream of "{dynamic}".'
+    return f"Currently, items in a fan-in dependency cannot be downstream of dynamic outputs. Problematic dependency on {problem}"
 
 
 def invalid_fan_in_item_message(job_name: str, index: int, input_name: str, op_name: str) -> str:

@@ -166,6 +166,7 @@ class RunRequest:
     parent: "ParentRun | None" = None
     parent_run: DagsterRun | None = None
     step_selection: dict | None = None  # {"strategy": ..., "step_keys": [...]}, as ``runs`` records it
+    executor: str | None = None  # None: the run config's; "in_process" for ``execute_in_process(instance=...)``
 
 
 class RunStorage(Protocol):
@@ -265,9 +266,9 @@ class MemoryRunStorage:
     def execute(self, request: RunRequest) -> "ExecutionResult":
         from dagviz.execution.api import execute_job as run_job
 
-        result = run_job(request.job, request.run_config, output_store=self.output_store_url(),
-                         pointer=request.pointer, parent=request.parent, op_selection=request.op_selection,
-                         tags=request.tags)
+        result = run_job(request.job, request.run_config, executor=request.executor,
+                         output_store=self.output_store_url(), pointer=request.pointer, parent=request.parent,
+                         op_selection=request.op_selection, tags=request.tags)
         result.tags = dict(request.tags)
         result.run_config = dict(request.run_config)
         if request.parent_run is not None:
@@ -304,7 +305,7 @@ class DatabaseRunStorage:
         return execute_local_run(request.job, request.run_config, request.tags, pointer=request.pointer,
                                  op_selection=request.op_selection, parent=request.parent,
                                  parent_run_id=request.parent_run.run_id if request.parent_run else None,
-                                 step_selection=request.step_selection)
+                                 step_selection=request.step_selection, executor=request.executor)
 
     def get_run(self, run_id: str) -> DagsterRun | None:
         from runs.services.local_run import dagster_run_of, find_run
@@ -387,6 +388,17 @@ def execute_job(job: Any, instance: Any = None, run_config: dict | None = None, 
 
         _raise_first_failure(result)
     return result
+
+
+def execute_in_instance(job: "JobDefinition", instance: DagsterInstance, run_config: dict | None, tags: dict,
+                        op_selection: Sequence[str] | None) -> "ExecutionResult":
+    """``job.execute_in_process(instance=...)``: run here, in process, and record the run in ``instance``
+    (so it can be looked up and re-executed there, as in Dagster)."""
+    from dagviz.workspace import pointer_for
+
+    request = RunRequest(job, pointer_for(job), dict(run_config or {}), dict(tags),
+                         list(op_selection) if op_selection else None, executor="in_process")
+    return instance._storage.execute(request)
 
 
 def _run_request(recon: ReconstructableJob, instance: DagsterInstance, run_config: dict | None, tags: dict,

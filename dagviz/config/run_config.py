@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from dagviz.config.schema import (
-    Any, ConfigType, Errors, Field, Noneable, Permissive, Selector, Shape, resolve_config_type,
+    Any as AnyConfig, ConfigType, Errors, Field, Noneable, Permissive, Selector, Shape, resolve_config_type,
 )
 from dagviz.definitions.composition import CONFIG
 from dagviz.errors import InvalidConfigError
@@ -65,7 +65,7 @@ class InputValue(ConfigType):
     def validate(self, value: object, path: str, errors: Errors) -> object:
         if isinstance(value, dict) and set(value) == {"value"} and not isinstance(self.inner, Shape):
             value = value["value"]
-        elif self.inner is Any:  # an untyped input: only Dagster's selector form says what the value is
+        elif self.inner is AnyConfig:  # an untyped input: only Dagster's selector form says what the value is
             errors.append((path, f"expected a dict {{value: ...}} for an untyped input, got {type(value).__name__}"))
             return value
         return self.inner.validate(value, path, errors)
@@ -78,7 +78,7 @@ def _input_config_type(spec: "In", hint: "CheckedType | None") -> ConfigType:
     python_type = hint.python_type if hint is not None else None
     if python_type in (int, float, str, bool, list, dict):
         return InputValue(resolve_config_type(python_type))
-    return InputValue(Any)
+    return InputValue(AnyConfig)
 
 
 # Executor sections are open dicts so Dagster knobs dagviz does not use (retries, ...) are accepted.
@@ -106,6 +106,14 @@ class ExecutorChoice:
 
     name: str = "in_process"
     config: dict = field(default_factory=dict)
+
+
+def executor_of(job: Any, config: "ResolvedRunConfig") -> ExecutorChoice:
+    """The run's executor: the run config's when it names one, else the job's ``executor_def``, else in_process."""
+    executor_def = getattr(job, "executor_def", None)
+    if config.executor_given or executor_def is None:
+        return config.executor
+    return ExecutorChoice(executor_def.name, dict(executor_def.config))
 
 
 @dataclass(frozen=True)

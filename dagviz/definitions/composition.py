@@ -248,6 +248,11 @@ def _connected_source(value: Any, consumer: str, input_name: str, op_name: str) 
         return value.as_source(consumer, input_name)
     if isinstance(value, list) and value and all(isinstance(item, OutputHandle) for item in value):
         for index, item in enumerate(value):
+            if item.kind == "VALUE":
+                raise InvalidDefinitionError(
+                    f"{dynamic_fan_in_message(f'{item.node}:{item.output}')} (dagviz: input '{input_name}' of "
+                    f"'{consumer}'; .collect() the fan-out and pass the list on its own)"
+                )
             if item.kind in (DYNAMIC, COLLECT) or not _visible_here(item):
                 raise InvalidDefinitionError(
                     f"{invalid_fan_in_item_message(_job_name(), index, input_name, op_name)} (dagviz: only plain "

@@ -18,6 +18,7 @@ from dagviz.definitions.composition import (
 )
 from dagviz.definitions.ops import RetryPolicy
 from dagviz.definitions.resources import ResourceDefinition, check_resources_provided, resolve_resource_defs
+from dagviz.definitions.executor_defs import ExecutorDefinition
 from dagviz.errors import InvalidDefinitionError
 from dagviz.step_keys import validate_node_name
 
@@ -75,13 +76,14 @@ class GraphDefinition:
 
     def to_job(self, name: str | None = None, description: str | None = None,
                tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None,
-               op_retry_policy: RetryPolicy | None = None) -> "JobDefinition":
+               op_retry_policy: RetryPolicy | None = None,
+               executor_def: ExecutorDefinition | None = None) -> "JobDefinition":
         if self.input_names:
             raise InvalidDefinitionError(
                 f"Graph '{self.name}' takes inputs {self.input_names}; only a graph without inputs can become a job."
             )
         return JobDefinition(self.compose_fn, name or self.name, description or self.description,
-                             {**self.tags, **(tags or {})}, resource_defs, op_retry_policy)
+                             {**self.tags, **(tags or {})}, resource_defs, op_retry_policy, executor_def)
 
     def __repr__(self) -> str:
         return f"<graph {self.name}>"
@@ -96,8 +98,9 @@ class JobDefinition:
 
     def __init__(self, fn: Callable, name: str | None = None, description: str | None = None,
                  tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None,
-                 op_retry_policy: RetryPolicy | None = None) -> None:
+                 op_retry_policy: RetryPolicy | None = None, executor_def: ExecutorDefinition | None = None) -> None:
         self.name = validate_node_name(name or fn.__name__)
+        self.executor_def = executor_def  # the executor when run config names none (None: in_process)
         if input_names_of(fn):
             raise InvalidDefinitionError(f"Job '{self.name}' body must take no parameters.")
         self.description = description or inspect.getdoc(fn)
@@ -120,10 +123,12 @@ class JobDefinition:
         """Raise ``InvalidDefinitionError`` if an op (or a resource) needs a resource key the job does not provide."""
         check_resources_provided(self.name, self.nodes, self.resource_defs)
 
-    def bind_resources(self, resources: Mapping[str, Any]) -> "JobDefinition":
-        """This job with ``resources`` under its own (its own win), as ``Definitions`` binds them; checked now."""
+    def bind_resources(self, resources: Mapping[str, Any], override: bool = False) -> "JobDefinition":
+        """This job with ``resources`` under its own (its own win, as ``Definitions`` binds them; ``override``:
+        the given ones win, as ``execute_in_process(resources=...)``); checked now."""
         bound = copy.copy(self)
-        bound.resource_defs = {**resolve_resource_defs(resources), **self.resource_defs}
+        given = resolve_resource_defs(resources)
+        bound.resource_defs = {**self.resource_defs, **given} if override else {**given, **self.resource_defs}
         bound.check_resources()
         return bound
 
@@ -181,10 +186,10 @@ def graph(fn: Callable | None = None, *, name: str | None = None, description: s
 
 def job(fn: Callable | None = None, *, name: str | None = None, description: str | None = None,
         tags: dict[str, str] | None = None, resource_defs: Mapping[str, Any] | None = None,
-        op_retry_policy: RetryPolicy | None = None) -> Any:
+        op_retry_policy: RetryPolicy | None = None, executor_def: ExecutorDefinition | None = None) -> Any:
     """Declare a job, bare (``@job``) or with arguments (``@job(name=..., resource_defs={"db": ...})``)."""
 
     def decorate(function: Callable) -> JobDefinition:
-        return JobDefinition(function, name, description, tags, resource_defs, op_retry_policy)
+        return JobDefinition(function, name, description, tags, resource_defs, op_retry_policy, executor_def)
 
     return decorate(fn) if fn is not None else decorate

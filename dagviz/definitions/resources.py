@@ -29,7 +29,7 @@ import logging
 import sys
 from typing import Annotated, Any, Callable, Iterable, Mapping, TypeVar
 
-from dagviz.config.schema import Any as AnyConfig, Errors, Field, resolve_config_field
+from dagviz.config.schema import Any as AnyConfig, Errors, Field, Noneable, resolve_config_field
 from dagviz.errors import InvalidConfigError, InvalidDefinitionError, UnknownResourceError
 
 RESOURCE_PARAM = "resource_param"
@@ -249,3 +249,12 @@ def required_resource_keys(nodes: Mapping[str, Any], resource_defs: Mapping[str,
         if definition is not None:
             pending.extend(definition.required_resource_keys)
     return needed
+
+
+# Dagster's IO managers, accepted so jobs that name them run unchanged: dagviz's output store keeps
+# every output whatever the job names here (docs/dagster-compat.md).
+fs_io_manager = ResourceDefinition(
+    lambda _context: None, config_schema={"base_dir": Field(Noneable(str), is_required=False)},
+    description="Accepted for Dagster compatibility; outputs go to dagviz's output store.",
+)
+mem_io_manager = ResourceDefinition.none_resource("Accepted for Dagster compatibility; outputs go to dagviz's output store.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from dagviz.config.run_config import ExecutorChoice, resolve_run_config
+from dagviz.config.run_config import ExecutorChoice, executor_of, resolve_run_config
 from dagviz.errors import DagvizExecutionError
 from dagviz.execution.events import StepFailed
 from dagviz.execution.executors import make_executor
@@ -24,8 +24,23 @@ if TYPE_CHECKING:
 
 def execute_in_process(job: "JobDefinition", run_config: dict | None = None, raise_on_error: bool = True,
                        run_id: str | None = None, tags: dict | None = None,
-                       op_selection: Sequence[str] | None = None) -> ExecutionResult:
-    """Run every step in this thread with outputs kept in memory (the run config's executor is ignored)."""
+                       op_selection: Sequence[str] | None = None, instance: Any = None,
+                       resources: dict | None = None) -> ExecutionResult:
+    """Run every step in this thread with outputs kept in memory (the run config's executor is ignored).
+
+    ``resources`` are bound to the job for this run (Dagster's ``execute_in_process(resources=...)``).
+    With ``instance`` (a ``DagsterInstance``) the run is recorded there, its outputs in the instance's
+    store, so it can be re-executed through that instance.
+    """
+    if resources:
+        job = job.bind_resources(resources, override=True)
+    if instance is not None:
+        from dagviz.runtime import execute_in_instance
+
+        result = execute_in_instance(job, instance, run_config, dict(tags or {}), op_selection)
+        if raise_on_error and not result.success:
+            _raise_first_failure(result)
+        return result
     job = job.get_subset(op_selection)
     job.check_resources()
     config = resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs)
@@ -58,7 +73,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     job = job.get_subset(op_selection)
     job.check_resources()
     config = resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs)
-    chosen = _choose_executor(executor, config.executor)
+    chosen = _choose_executor(executor, executor_of(job, config))
     if output_store is None:
         output_store = MEMORY_URL if chosen.name == "in_process" else default_output_store_url()
     store = open_output_store(output_store) if isinstance(output_store, str) else output_store

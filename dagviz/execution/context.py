@@ -101,6 +101,11 @@ class OpExecutionContext:
         return DagsterRun(self.run_id, self.job_name, DagsterRunStatus.STARTED, dict(self.run_tags),
                           parent_run_id=self.parent_run_id)
 
+    @property
+    def dagster_run(self) -> DagsterRun:
+        """Dagster's other name for ``context.run``."""
+        return self.run
+
     def has_tag(self, key: str) -> bool:
         """Whether the run has tag ``key`` (the job's tags overlaid by the tags the run was launched with)."""
         return key in self.run_tags

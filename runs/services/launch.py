@@ -12,7 +12,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection, transaction
 
-from dagviz.config.run_config import resolve_run_config
+from dagviz.config.run_config import executor_of, resolve_run_config
 from dagviz.errors import DagvizError
 from dagviz.execution.executors import EXECUTOR_NAMES, check_executor_available
 from dagviz.home import default_output_store_url
@@ -37,7 +37,7 @@ def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None 
     target = selected_job(job, selection)
     run_config = dict(run_config or {})
     config = resolve_run_config(job.name, target.nodes, run_config, resource_defs=target.resource_defs)
-    executor = executor or config.executor.name
+    executor = executor or executor_of(job, config).name
     if executor not in EXECUTOR_NAMES:
         raise DagvizError(f"Unknown executor '{executor}'; valid executors: {', '.join(EXECUTOR_NAMES)}.")
     check_executor_available(executor)  # e.g. dask without the dask extra: refused here, not in the worker

@@ -15,7 +15,7 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Sequence
 
-from dagviz.config.run_config import resolve_run_config
+from dagviz.config.run_config import executor_of, resolve_run_config
 from dagviz.execution.api import execute_job
 from dagviz.execution.executors import check_executor_available
 from dagviz.execution.run_records import DagsterRun, DagsterRunStatus, run_tags
@@ -42,7 +42,7 @@ def in_process_host() -> str:
 def execute_local_run(job: "JobDefinition", run_config: dict | None, tags: dict | None, *,
                       pointer: "JobPointer | None" = None, op_selection: Sequence[str] | None = None,
                       parent: "ParentRun | None" = None, parent_run_id: str | None = None,
-                      step_selection: dict | None = None) -> "ExecutionResult":
+                      step_selection: dict | None = None, executor: str | None = None) -> "ExecutionResult":
     """Record a run of ``job`` and execute it here; returns its result once the run has ended.
 
     The run config (and the executor it names) is checked before anything is written.
@@ -50,11 +50,12 @@ def execute_local_run(job: "JobDefinition", run_config: dict | None, tags: dict 
     run_config = dict(run_config or {})
     config = resolve_run_config(job.name, selected_job(job, op_selection).nodes, run_config,
                                 resource_defs=job.resource_defs)
-    check_executor_available(config.executor.name)
+    executor = executor or executor_of(job, config).name
+    check_executor_available(executor)
     parent_row = Run.objects.get(id=parent_run_id) if parent_run_id else None
     run = Run.objects.create(
         job_name=job.name, run_config=run_config, tags={**job.tags, **(tags or {})},
-        executor=config.executor.name, output_store=default_output_store_url(), status=RunStatus.STARTING,
+        executor=executor, output_store=default_output_store_url(), status=RunStatus.STARTING,
         parent_run=parent_row, root_run_id=(parent_row.root_run_id or parent_row.id) if parent_row else None,
         step_selection=step_selection, op_selection=list(op_selection) if op_selection else None,
         worker_pid=os.getpid(), worker_host=in_process_host(),
@@ -62,7 +63,8 @@ def execute_local_run(job: "JobDefinition", run_config: dict | None, tags: dict 
     move_run(run.id, RunStatus.STARTED, started_at=now(), heartbeat_at=now())
     sink = DatabaseEventSink(run.id)
     try:
-        result = execute_job(job, run_config, output_store=run.output_store, run_id=str(run.id), pointer=pointer,
+        result = execute_job(job, run_config, executor=executor, output_store=run.output_store, run_id=str(run.id),
+                             pointer=pointer,
                              sink=sink, cancel_requested=_cancel_check(run.id), parent=parent,
                              op_selection=op_selection, tags=tags)
     except BaseException:

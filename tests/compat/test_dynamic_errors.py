@@ -252,6 +252,25 @@ def test_fan_in_of_mapped_items_inside_a_map_is_rejected():
             emit().map(lambda value: add_all([ident(value), ident.alias("ident_b")(value)]))
 
 
+@pytest.mark.parametrize("where", ["outside the map", "inside the map"])
+def test_a_list_holding_mapped_values_is_rejected(where):
+    """Dagster 1.13: `Currently, items in a fan-in dependency cannot be downstream of dynamic outputs.
+    Problematic dependency on dynamic output "emit:result".` (the mapped value itself in a list)."""
+    with pytest.raises(InvalidDefinitionError, match=re.escape(
+        "Currently, items in a fan-in dependency cannot be downstream of dynamic outputs. "
+        'Problematic dependency on dynamic output "emit:result".'
+    )):
+
+        @job
+        def list_of_values():
+            if where == "inside the map":
+                emit().map(lambda value: add_all([value]))
+            else:
+                values: list = []
+                emit().map(values.append)
+                add_all(values)
+
+
 def test_list_holding_a_mapped_output_outside_the_map_is_rejected():
     """Dagster 1.13: `received a list containing an invalid type at index 0 for input "xs" ...`."""
     with pytest.raises(InvalidDefinitionError, match=re.escape(
