@@ -85,6 +85,10 @@ class GraphDefinition:
         return JobDefinition(self.compose_fn, name or self.name, description or self.description,
                              {**self.tags, **(tags or {})}, resource_defs, op_retry_policy, executor_def)
 
+    def execute_in_process(self, run_config: dict | None = None, **kwargs: Any) -> Any:
+        """Run this graph as a job of the same name (Dagster allows it for a graph without inputs)."""
+        return self.to_job().execute_in_process(run_config, **kwargs)
+
     def __repr__(self) -> str:
         return f"<graph {self.name}>"
 

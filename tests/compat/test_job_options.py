@@ -98,3 +98,16 @@ def test_a_run_made_in_process_on_an_instance_can_be_re_executed_through_it():
             assert started(child) == ["shifted[1]", "adder"]
             assert child.output_for_node("shifted") == {"1": 102}
             assert child.output_for_node("adder") == 1 + 102 + 3
+
+
+def test_a_graph_without_inputs_runs_in_process_as_a_job_of_its_name():
+    """Dagster 1.13: ``my_graph.execute_in_process()`` runs it (as a job named after the graph)."""
+    from dagviz import graph
+
+    @graph
+    def shifted_graph():
+        adder(emit().map(shifted).collect())
+
+    result = shifted_graph.execute_in_process(resources={"offset": Offset(amount=2)})
+    assert result.success and result.job.name == "shifted_graph"
+    assert result.output_for_node("adder") == 9
