@@ -17,7 +17,7 @@ from dagviz.definitions.types import CheckedType, Nothing, resolve_type
 from dagviz.errors import InvalidDefinitionError
 from dagviz.step_keys import validate_node_name
 
-CONTEXT_PARAM_NAMES = ("context", "_context", "_", "ctx")
+CONTEXT_PARAM_NAMES = ("context", "_context", "_")  # as Dagster: a first parameter "ctx" is an input
 
 
 @dataclass(frozen=True)

@@ -313,3 +313,21 @@ def test_retry_requested_waits_the_seconds_it_asks_for():
 
     assert attempts == [0, 1, 2]
     assert _waits(result, "asks") == pytest.approx([0.01, 0.01])
+
+
+def test_a_first_parameter_named_ctx_is_an_input_not_the_context():
+    """Dagster 1.13: only ``context``, ``_context``, ``_`` or a context annotation make the context parameter."""
+
+    @op
+    def one():
+        return 1
+
+    @op
+    def uses_ctx(ctx):
+        return type(ctx).__name__
+
+    @job
+    def ctx_is_an_input():
+        uses_ctx(one())
+
+    assert ctx_is_an_input.execute_in_process().output_for_node("uses_ctx") == "int"
