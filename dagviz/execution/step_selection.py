@@ -66,6 +66,7 @@ def resolve_step_selection(job: "JobDefinition", parent_step_keys: Iterable[str]
     if invalid:
         raise DagsterExecutionStepNotFoundError(unknown_steps_message(invalid))
     concrete: set[str] = set()
+    named_or_upstream: set[str] = set()  # concrete keys the selection names or reaches upstream
     patterns: list[str] = []
     for clause in clauses:
         if clause is None:
@@ -74,13 +75,36 @@ def resolve_step_selection(job: "JobDefinition", parent_step_keys: Iterable[str]
         if pattern is not None and pattern not in patterns:
             patterns.append(pattern)
         concrete.update(start)
-        concrete.update(graph.walk(start, clause.up, upstream=True))
+        upstream = graph.walk(start, clause.up, upstream=True)
+        concrete.update(upstream)
+        if pattern is None:
+            named_or_upstream.update(start)
+        named_or_upstream.update(upstream)
         concrete.update(graph.walk(start, clause.down, upstream=False))
         for emitter in graph.expanded_downstream:  # a rerun emitter may yield keys the parent never had
             for pattern in graph.mapped_patterns(emitter):
                 if pattern not in patterns:
                     patterns.append(pattern)
+    _refuse_keys_of_a_rerun_emitter(job, named_or_upstream, concrete)
     return [key for key in graph.order if key in concrete] + patterns
+
+
+def _refuse_keys_of_a_rerun_emitter(job: "JobDefinition", keys: set[str], selected: set[str]) -> None:
+    """A parent's mapped key cannot be selected together with the emitter that yields it (Dagster's rule):
+    run again, the emitter decides the keys anew; select ``node[?]`` or ``emitter*`` instead."""
+    offending = []
+    for key in sorted(keys):
+        parsed = parse_step_key(key)
+        scope = job.nodes[parsed.node].scope
+        if any(format_step_key(emitter, parsed.mapping_keys[:level]) in selected
+               for level, (emitter, _output) in enumerate(scope)):
+            offending.append(key)
+    if offending:
+        noun = "step" if len(offending) == 1 else "steps"
+        raise DagsterExecutionStepNotFoundError(
+            f"Can not build subset plan from unknown {noun}: {', '.join(offending)} (dagviz: the selection also "
+            "re-runs the emitter of these keys, which yields its keys anew; select node[?] or emitter* instead)"
+        )
 
 
 class _StepGraph:

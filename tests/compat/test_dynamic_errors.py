@@ -473,8 +473,11 @@ def reexecute(parent_run, step_selection: list[str]):
         (["double[zzz]"], "Step selection refers to unknown step: double[zzz]"),
         (["double"], "Step selection refers to unknown step: double"),
         (["*double"], "Step selection refers to unknown step: double"),
+        (["*double[a]"], "Can not build subset plan from unknown step: double[a]"),
+        (["emit", "double[a]"], "Can not build subset plan from unknown step: double[a]"),
     ],
-    ids=["unknown", "two_unknown", "one_of_two_unknown", "key_not_in_parent", "mapped_node_name", "star_node_name"],
+    ids=["unknown", "two_unknown", "one_of_two_unknown", "key_not_in_parent", "mapped_node_name", "star_node_name",
+         "star_mapped_key", "emitter_and_its_key"],
 )
 def test_reexecution_of_steps_the_parent_does_not_have_is_rejected(parent_run, step_selection, sentence):
     """Dagster 1.13 raises DagsterExecutionStepNotFoundError with these sentences before running anything."""

@@ -184,7 +184,6 @@ def test_selected_key_runs_alone_and_downstream_steps_are_reused(instance):
 
 
 @pytest.mark.parametrize(("selection", "expected"), [
-    (["*double[a]"], ["emit", "double[a]"]),
     (["double[a]+"], ["double[a]", "total"]),
     (["+total"], ["double[a]", "double[b]", "double[c]", "total"]),
     (["emit+"], ["emit", "double[a]", "double[b]", "double[c]"]),
