@@ -49,6 +49,16 @@ class MetadataValue:
         return hash((self.kind, repr(self.value)))
 
     @staticmethod
+    def wrap(value: Any) -> "MetadataValue":
+        """A plain value (as events store it) as the typed value Dagster's event data hands out."""
+        if isinstance(value, MetadataValue):
+            return value
+        for python_type, kind in _KINDS:
+            if isinstance(value, python_type):
+                return MetadataValue(kind, value)
+        return MetadataValue("json" if isinstance(value, (dict, list)) else "text", value)
+
+    @staticmethod
     def text(text: str) -> "MetadataValue":
         return MetadataValue("text", text)
 
@@ -87,3 +97,7 @@ class MetadataValue:
     @staticmethod
     def timestamp(value: Any) -> "MetadataValue":
         return MetadataValue("timestamp", value)
+
+
+# The kind of a plain metadata value (bool before int: a bool is an int too).
+_KINDS = ((bool, "bool"), (int, "int"), (float, "float"), (str, "text"), (type(None), "null"))

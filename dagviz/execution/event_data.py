@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dagviz import errors as dagviz_errors
+from dagviz.definitions.metadata import MetadataValue
 from dagviz.step_keys import parse_step_key
 
 if TYPE_CHECKING:
@@ -234,24 +235,9 @@ def user_failure_data(error: "ErrorInfo | None", metadata: dict | None) -> UserF
     return UserFailureData("intentional-failure", error.message or None, dict(metadata or {}))
 
 
-class MetadataEntryValue(NamedTuple):
-    """One metadata value as Dagster hands it out: a wrapper whose ``.value`` is the plain value."""
-
-    value: Any
-
-    @property
-    def text(self) -> Any:
-        return self.value
-
-    @property
-    def data(self) -> Any:
-        return self.value
-
-
-def metadata_values(metadata: dict | None) -> dict[str, MetadataEntryValue]:
+def metadata_values(metadata: dict | None) -> dict[str, MetadataValue]:
     """Plain metadata (as events carry it) with each value wrapped, as Dagster's event data shows it."""
-    return {label: value if hasattr(value, "value") else MetadataEntryValue(value)
-            for label, value in (metadata or {}).items()}
+    return {label: MetadataValue.wrap(value) for label, value in (metadata or {}).items()}
 
 
 class DagsterEventAccessors:
