@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
-from dagviz.errors import DagsterInvariantViolationError, DagsterRunNotFoundError, DagvizError
+from dagviz.errors import DagsterInvariantViolationError, DagsterRunNotFoundError
 from dagviz.execution.reexecution import ParentRecord, ReexecutionStrategy, parent_run_for
 from dagviz.execution.run_records import DagsterRun
 from dagviz.execution.step_selection import resolve_step_selection
@@ -335,21 +335,20 @@ class DatabaseRunStorage:
 
 
 def setup_django() -> None:
-    """Configure Django with dagviz's settings, unless this process already did; the runs tables must exist."""
+    """Configure Django with dagviz's settings, unless this process already did, and bring the database's
+    tables up to date, as Dagster creates its storage on first use (``DAGVIZ_HOME`` or ``DATABASE_URL``)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dagviz.settings")
     import django
     from django.apps import apps
+    from django.core.management import call_command
     from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
 
     if not apps.ready:
         django.setup()
-    from runs.models import Run
-
-    if Run._meta.db_table not in connection.introspection.table_names():
-        raise DagvizError(
-            f"The dagviz database {connection.settings_dict['NAME']} has no runs tables yet; create them with "
-            f"DJANGO_SETTINGS_MODULE={os.environ['DJANGO_SETTINGS_MODULE']} python -m django migrate"
-        )
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        call_command("migrate", interactive=False, verbosity=0)
 
 
 # -- execute_job ---------------------------------------------------------------------------------

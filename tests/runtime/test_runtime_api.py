@@ -297,3 +297,26 @@ def test_monitor_leaves_a_run_executing_in_the_calling_process_alone():
     with run(instance, target=jobs.checks_the_monitor) as result:
         assert result.success
         assert result.output_for_node("runs_ended_by_the_monitor") == []
+
+
+def test_database_instance_on_a_fresh_home_creates_its_tables_and_the_run_shows_in_that_database(tmp_path):
+    """As Dagster creates its storage on first use: a new DAGVIZ_HOME needs no migrate command first."""
+    import os
+    import sqlite3
+
+    script = (
+        "from dagviz import DagsterInstance, execute_job, reconstructable\n"
+        "from tests.runtime import jobs\n"
+        "result = execute_job(reconstructable(jobs.fanout), instance=DagsterInstance.get())\n"
+        "print(result.run_id, result.success)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(DAGVIZ_HOME=str(tmp_path / "home"), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id, success = done.stdout.split()
+    assert success == "True"
+    database = next((tmp_path / "home").glob("*.sqlite3"))
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT status FROM runs_run WHERE id = ?", (run_id.replace("-", ""),)).fetchall()
+    assert rows == [("SUCCESS",)]
