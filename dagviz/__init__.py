@@ -22,7 +22,7 @@ def hello():
 ```
 """
 
-from dagviz.config.schema import Any, Array, Field, Noneable, Permissive, Shape
+from dagviz.config.schema import Any, Array, Field, Noneable, Permissive, Selector, Shape
 from dagviz.definitions.graph import GraphDefinition, GraphIn, GraphOut, JobDefinition, graph, job
 from dagviz.definitions.definitions import Definitions
 from dagviz.definitions.ops import Backoff, DynamicOut, In, Jitter, OpDefinition, Out, RetryPolicy, op
@@ -119,7 +119,7 @@ __all__ = [
     "DynamicOutput", "ExecutionResult", "Failure", "Field", "GraphDefinition", "In", "InvalidConfigError",
     "InvalidDefinitionError", "InvalidMappingKeyError", "InvalidStepKeyError", "JobDefinition", "Noneable",
     "OpDefinition", "OpExecutionContext", "Out", "Output", "Permissive", "RetryPolicy", "RetryRequested",
-    "Shape", "StepOutputError", "StepStatus", "UnknownJobError", "WorkspaceLoadError", "build_op_context",
+    "Selector", "Shape", "StepOutputError", "StepStatus", "UnknownJobError", "WorkspaceLoadError", "build_op_context",
     "execute_in_process", "execute_job", "graph", "job", "op",
     "DagsterEventType", "DagsterInstance", "DagsterRun", "DagsterRunNotFoundError", "DagsterRunStatus",
     "ReexecutionOptions", "instance_for_test", "reconstructable",
