@@ -37,6 +37,12 @@ class ErrorInfo:
         return {"class_name": self.class_name, "message": self.message, "stack": self.stack}
 
 
+def metadata_pairs(metadata: dict) -> list[list]:
+    """Metadata as ``[[label, value], ...]``: a stored JSON object may lose its key order (PostgreSQL's
+    jsonb sorts keys), and the order the op gave its labels is part of what it said."""
+    return [[label, value] for label, value in metadata.items()]
+
+
 @functools.cache
 def _payload_fields(event_type: type) -> tuple[str, ...]:
     return tuple(item.name for item in fields(event_type) if item.name not in ("step_key", "timestamp"))
@@ -56,8 +62,10 @@ class Event(event_data.DagsterEventAccessors):
         data = {}
         for name in _payload_fields(type(self)):
             value = getattr(self, name)
-            if name == "metadata" and not value:
-                continue  # most outputs carry none: keep a big fan-out's event rows small
+            if name == "metadata":
+                if value:  # most outputs carry none: keep a big fan-out's event rows small
+                    data[name] = metadata_pairs(value)
+                continue
             data[name] = value.to_dict() if isinstance(value, ErrorInfo) else value
         return data
 

@@ -84,13 +84,13 @@ def step_metadata(step: Step) -> list[MetadataEntry]:
             *events.filter(kind__in=(StepOutput.kind, StepFailed.kind)).values_list(*columns)]
     groups: dict[tuple[str, str | None, str | None], list[MetadataEntry]] = {}
     for _, kind, payload in sorted(rows, key=lambda row: row[0]):
-        metadata = payload.get("metadata") or {}
+        metadata = payload.get("metadata") or []  # [[label, value], ...] in the op's order
         if kind == StepFailed.kind:
             where = ("FAILURE", None, None)
         else:
             where = ("OUTPUT", payload.get("output_name"), payload.get("mapping_key"))
         groups[where] = [MetadataEntry(label=label, value=json.dumps(value), source=where[0], output_name=where[1],
-                                       mapping_key=where[2]) for label, value in metadata.items()]
+                                       mapping_key=where[2]) for label, value in metadata]
     return [entry for entries in groups.values() for entry in entries]
 
 

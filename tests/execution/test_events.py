@@ -195,3 +195,12 @@ def test_events_for_step_filters_a_results_events():
     result = evented.execute_in_process()
     assert all(event.step_key == "work[y]" for event in result.events_for_step("work[y]"))
     assert [event.kind for event in result.events_for_step("work[y]")] == _kinds(result, "work[y]")
+
+
+def test_metadata_is_stored_as_label_value_pairs_in_the_order_the_op_gave_them():
+    """A JSON object column may sort its keys (PostgreSQL's jsonb does); pairs keep the op's order."""
+    from dagviz.execution.events import StepOutput
+
+    event = StepOutput("emit", output_name="result", ref="r", metadata={"zeta": 1, "alpha": {"b": 2, "a": 1}})
+    assert event.payload()["metadata"] == [["zeta", 1], ["alpha", {"b": 2, "a": 1}]]
+    assert "metadata" not in StepOutput("emit", ref="r").payload()
