@@ -25,7 +25,6 @@ from dagviz.errors import InvalidConfigError
 if TYPE_CHECKING:
     from dagviz.definitions.composition import NodeSpec
     from dagviz.definitions.resources import ResourceDefinition
-    from dagviz.definitions.ops import In
     from dagviz.definitions.types import CheckedType
 
 START_METHODS = ("spawn", "forkserver", "fork")
@@ -74,7 +73,8 @@ class InputValue(ConfigType):
         return self.inner.to_json()
 
 
-def _input_config_type(spec: "In", hint: "CheckedType | None") -> ConfigType:
+def _input_config_type(hint: "CheckedType | None") -> ConfigType:
+    """The run-config type of an op input given there: its checked scalar or container type, else any value."""
     python_type = hint.python_type if hint is not None else None
     if python_type in (int, float, str, bool, list, dict):
         return InputValue(resolve_config_type(python_type))
@@ -155,7 +155,7 @@ def _node_fields(node: "NodeSpec") -> dict[str, Field]:
     fields: dict[str, Field] = {}
     if node.op.config_field:
         fields["config"] = node.op.config_field
-    from_config = {name: Field(_input_config_type(node.op.ins[name], node.op.input_types.get(name)))
+    from_config = {name: Field(_input_config_type(node.op.input_types.get(name)))
                    for name, source in node.inputs.items() if source.kind == CONFIG}
     if from_config:
         fields["inputs"] = Field(Shape(from_config))
