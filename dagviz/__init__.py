@@ -22,6 +22,7 @@ def hello():
 ```
 """
 
+from dagviz.config.env_vars import BoolSource, EnvVar, IntEnvVar, IntSource, StringSource
 from dagviz.config.schema import Any, Array, Field, Noneable, Permissive, Selector, Shape
 from dagviz.definitions.graph import GraphDefinition, GraphIn, GraphOut, JobDefinition, graph, job
 from dagviz.definitions.definitions import Definitions
@@ -105,6 +106,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BoolSource", "EnvVar", "IntEnvVar", "IntSource", "StringSource",
     "Backoff", "Config", "ConfigurableResource", "Definitions", "InitResourceContext", "Jitter", "PermissiveConfig",
     "ResourceDefinition", "ResourceInitError", "ResourceParam", "UnknownResourceError", "build_init_resource_context",
     "build_resources", "resource",

@@ -41,6 +41,7 @@ from dagviz.config.schema import (
     Scalar,
     Shape,
 )
+from dagviz.config.env_vars import FromEnv, env_reference
 from dagviz.errors import InvalidConfigError, InvalidDefinitionError
 
 
@@ -88,7 +89,7 @@ def config_type_for_annotation(annotation: TypingAny, where: str) -> ConfigType:
     if origin is typing.Annotated:
         return config_type_for_annotation(args[0], where)
     if annotation in _SCALARS:
-        return Scalar(annotation)
+        return FromEnv(Scalar(annotation))  # as in Dagster, EnvVar("NAME") or {env: NAME} may give it
     if annotation is TypingAny or annotation is object:
         return Any
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -114,6 +115,9 @@ def config_type_for_annotation(annotation: TypingAny, where: str) -> ConfigType:
 
 def to_config_value(value: TypingAny) -> TypingAny:
     """A Python value as run config writes it: Config instances as dicts, enum members by name."""
+    name = env_reference(value)
+    if name is not None:
+        return {"env": name}  # the reference, never the value
     if isinstance(value, Config):
         return {name: to_config_value(getattr(value, name)) for name in type(value).model_fields}
     if isinstance(value, enum.Enum):

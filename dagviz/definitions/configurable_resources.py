@@ -27,7 +27,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
+
+from dagviz.config.env_vars import env_reference
 
 from dagviz.config.pythonic import Config, build_config, config_shape, to_config_value
 from dagviz.config.schema import Errors, Field, Shape
@@ -39,6 +41,12 @@ class ConfigurableResource(Config):
     """A resource declared as a class: its fields are its config; override the setup/teardown hooks as needed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    _env_values: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**values)
+        # Pydantic turns EnvVar("NAME") into a plain str: keep the references, which run config carries.
+        self._env_values = {name: value for name, value in values.items() if env_reference(value) is not None}
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Called once per process per run, before the first op that needs this resource runs there."""
@@ -62,7 +70,7 @@ class ConfigurableResource(Config):
 
     def _resource_definition(self) -> ResourceDefinition:
         values = {name: getattr(self, name) for name in self.model_fields_set}
-        return ConfigurableResourceDefinition(type(self), values, fully_configured=True)
+        return ConfigurableResourceDefinition(type(self), {**values, **self._env_values}, fully_configured=True)
 
 
 class PartialResource:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from dagviz.config.env_vars import resolve_run_env
 from dagviz.config.run_config import ExecutorChoice, executor_of, resolve_run_config
 from dagviz.errors import DagvizExecutionError
 from dagviz.execution.events import StepFailed
@@ -43,7 +44,7 @@ def execute_in_process(job: "JobDefinition", run_config: dict | None = None, rai
         return result
     job = job.get_subset(op_selection)
     job.check_resources()
-    config = resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs)
+    config = resolve_run_env(job, resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs))
     store = InMemoryOutputStore()
     sink = MemorySink()
     outcome = RunCoordinator(job, config, InProcessExecutor(), store, sink, run_id, tags=tags).run()
@@ -72,7 +73,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     pointer = pointer or pointer_for(job)  # workers load the whole job; a subset only changes the plan
     job = job.get_subset(op_selection)
     job.check_resources()
-    config = resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs)
+    config = resolve_run_env(job, resolve_run_config(job.name, job.nodes, run_config, resource_defs=job.resource_defs))
     chosen = _choose_executor(executor, executor_of(job, config))
     if output_store is None:
         output_store = MEMORY_URL if chosen.name == "in_process" else default_output_store_url()
