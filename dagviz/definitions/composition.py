@@ -53,7 +53,11 @@ class InputSource:
     node: str | None = None
     output: str | None = None
     default: Any = None
-    sources: tuple["InputSource", ...] = ()  # for FANIN: one PLAIN or COLLECT source per list item
+    sources: tuple["InputSource", ...] = ()  # for FANIN: one PLAIN source per list item
+
+    def producers(self) -> tuple["InputSource", ...]:
+        """The outputs this input reads: each item of a list input, or the input itself (none if unconnected)."""
+        return tuple(item for item in (self.sources or (self,)) if item.node)
 
 
 @dataclass(frozen=True)

@@ -8,30 +8,55 @@ emitter is not selected runs once, unmapped, with that input from run config.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import replace
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from dagviz.definitions.composition import COLLECT, CONFIG, FANIN, NOTHING, InputSource, NodeSpec
 from dagviz.errors import InvalidOpSelectionError
 
-_CLAUSE_RE = re.compile(r"^(?P<up>\*|\+*)(?P<name>[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)(?P<down>\*|\+*)$")
+# Dagster's selection grammar, shared by op selections and re-execution step selections:
+# ``*`` all levels, ``+`` one level each, upstream before the item and downstream after it.
+_CLAUSE_RE = re.compile(r"^(?P<up>\*?\+*)(?P<item>[^*+\s]+)(?P<down>\+*\*?)$")
+ALL_LEVELS = sys.maxsize
 
 
-def _depth(marks: str) -> float:
-    return float("inf") if marks == "*" else len(marks)
+class SelectionClause(NamedTuple):
+    """One clause: how many levels upstream, the item it names, how many levels downstream."""
+
+    up: int
+    item: str
+    down: int
+
+
+def parse_clause(clause: str) -> SelectionClause | None:
+    """``*double[a]++`` -> (all levels up, ``double[a]``, 2 levels down); None if it is not a clause."""
+    match = _CLAUSE_RE.match(clause.strip())
+    if match is None:
+        return None
+    return SelectionClause(_levels(match["up"]), match["item"], _levels(match["down"]))
+
+
+def _levels(marks: str) -> int:
+    return ALL_LEVELS if "*" in marks else len(marks)
+
+
+def walk(start: set[str], links: Mapping[str, Iterable[str]], levels: int) -> tuple[set[str], set[str]]:
+    """What ``start`` reaches within ``levels`` links (itself excluded), and the items whose links were followed."""
+    reached: set[str] = set()
+    expanded: set[str] = set()
+    frontier, level = set(start), 0
+    while frontier and level < levels:
+        expanded |= frontier
+        frontier = {other for item in frontier for other in links.get(item, ())
+                    if other not in reached and other not in start}
+        reached |= frontier
+        level += 1
+    return reached, expanded
 
 
 def _upstream_of(node: NodeSpec) -> set[str]:
-    return {item.node for source in node.inputs.values() for item in (source.sources or (source,)) if item.node}
-
-
-def _walk(start: set[str], edges: Mapping[str, set[str]], depth: float) -> set[str]:
-    reached, frontier, level = set(start), set(start), 0
-    while frontier and level < depth:
-        frontier = {other for handle in frontier for other in edges.get(handle, ()) if other not in reached}
-        reached |= frontier
-        level += 1
-    return reached
+    return {item.node for source in node.inputs.values() for item in source.producers()}
 
 
 def select_nodes(nodes: Mapping[str, NodeSpec], op_selection: Sequence[str]) -> set[str]:
@@ -42,19 +67,17 @@ def select_nodes(nodes: Mapping[str, NodeSpec], op_selection: Sequence[str]) -> 
         for source in sources:
             downstream[source].add(handle)
     selected: set[str] = set()
-    for clause in op_selection:
-        match = _CLAUSE_RE.match(clause.strip())
+    for text in op_selection:
+        clause = parse_clause(text)
         named = set()
-        if match:
-            name = match["name"]
-            named = {handle for handle in nodes if handle == name or handle.startswith(name + ".")}
-        if not named:
+        if clause is not None:
+            named = {handle for handle in nodes if handle == clause.item or handle.startswith(clause.item + ".")}
+        if clause is None or not named:
             raise InvalidOpSelectionError(
                 f"No qualified ops to execute found for op_selection={list(op_selection)!r} "
-                f"(dagviz: {clause!r} names no op; ops: {', '.join(nodes)})."
+                f"(dagviz: {text!r} names no op; ops: {', '.join(nodes)})."
             )
-        selected |= _walk(named, upstream, _depth(match["up"]))
-        selected |= _walk(named, downstream, _depth(match["down"]))
+        selected |= named | walk(named, upstream, clause.up)[0] | walk(named, downstream, clause.down)[0]
     return selected
 
 

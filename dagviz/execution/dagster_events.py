@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
-from dagviz.definitions.composition import COLLECT, CONFIG, DEFAULT, FANIN, NOTHING, InputSource
+from dagviz.definitions.composition import COLLECT, NOTHING, InputSource
 from dagviz.execution.event_data import DagsterEventAccessors, DagsterEventType
 from dagviz.execution.events import (
     DynamicOutputYielded,
@@ -148,7 +148,7 @@ def _input_events(job: "JobDefinition", plan: "ExecutionPlan", step: "Step", sta
     for name, source in step.node.inputs.items():
         if source.kind == NOTHING:
             continue
-        for producer, output in _producers(plan, step, source):
+        for producer, output in (pair for item in source.producers() for pair in _producers(plan, step, item)):
             loaded.append(f'Loaded input "{name}" using input manager "{IO_MANAGER}", from output "{output}" '
                           f'of step "{producer}"')
         received.append(f'Got input "{name}" of type "{_type_name(job, step.key, name, output=False)}". '
@@ -162,11 +162,9 @@ def _input_events(job: "JobDefinition", plan: "ExecutionPlan", step: "Step", sta
 
 
 def _producers(plan: "ExecutionPlan", step: "Step", source: InputSource) -> list[tuple[str, str]]:
-    """The (step key, output) pairs an input is read from: one per item of a collect or a fan-in list."""
-    if source.kind == FANIN:
-        return [pair for item in source.sources for pair in _producers(plan, step, item)]
+    """The (step key, output) pairs one connected source is read from: several for a collect."""
     producer = plan.index.nodes.get(source.node or "")
-    if source.kind in (DEFAULT, CONFIG, NOTHING) or producer is None:
+    if producer is None:
         return []
     output = source.output or "result"
     if source.kind == COLLECT and not producer.op.outs[output].is_dynamic:  # every collected key, in yield order

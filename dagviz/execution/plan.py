@@ -104,9 +104,8 @@ class PlanIndex:
         self.downstream: dict[str, set[str]] = defaultdict(set)
         for node in nodes.values():
             for source in node.inputs.values():
-                for item in source.sources or (source,):
-                    if item.node:
-                        self.downstream[item.node].add(node.handle)
+                for item in source.producers():
+                    self.downstream[item.node].add(node.handle)
 
     def collect_level(self, source: InputSource) -> tuple[str, str, str | None]:
         """For a collect source: (emitter handle, dynamic output, collected node or None for a direct collect)."""

@@ -1,7 +1,7 @@
 """Dagster's step selection for re-execution, resolved against the steps a finished run had.
 
-A clause names a step key (``double[a]``), a node (``double``: every key of a mapped node) or a
-pattern (``double[?]``), optionally extended upstream and downstream: ``*double`` adds every
+A clause (the grammar of ``dagviz.definitions.selection``) names a step key (``double[a]``) or a
+pattern (``double[?]``: every key of a mapped node), optionally extended upstream and downstream: ``*double`` adds every
 step it depends on, ``+double`` one level of them, ``emit+`` / ``emit++`` / ``emit*`` one, two or
 every level of the steps that depend on it. Dependencies are those of the parent run's steps: a
 mapped step depends on its emitter, a collect on every key of the node it collects. The result
@@ -10,12 +10,11 @@ is exactly the set of steps the re-execution runs (``ReexecutionStrategy.SELECTE
 
 from __future__ import annotations
 
-import re
-import sys
-from collections import defaultdict, deque
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from collections import defaultdict
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from dagviz.definitions.composition import COLLECT, CONFIG, DEFAULT, FANIN, InputSource
+from dagviz.definitions.composition import COLLECT, InputSource
+from dagviz.definitions.selection import parse_clause, walk
 from dagviz.errors import (
     DagsterExecutionStepNotFoundError,
     DagsterInvalidSubsetError,
@@ -26,30 +25,6 @@ from dagviz.step_keys import UNRESOLVED, StepKey, format_step_key, parse_step_ke
 
 if TYPE_CHECKING:
     from dagviz.definitions.graph import JobDefinition
-
-_CLAUSE = re.compile(r"^(\*?\+*)?([./\w\[\]?-]+)(\+*\*?)?$")
-_ALL_LEVELS = sys.maxsize
-
-
-class SelectionClause(NamedTuple):
-    """One clause: how many levels upstream, the item it names, how many levels downstream."""
-
-    up: int
-    item: str
-    down: int
-
-
-def parse_clause(clause: str) -> SelectionClause | None:
-    """``*double[a]++`` -> (all levels up, ``double[a]``, 2 levels down); None if it is not a clause."""
-    match = _CLAUSE.match(clause.strip())
-    if match is None:
-        return None
-    ancestors, item, descendants = match.groups()
-    return SelectionClause(_levels(ancestors or ""), item, _levels(descendants or ""))
-
-
-def _levels(part: str) -> int:
-    return _ALL_LEVELS if "*" in part else len(part)
 
 
 def resolve_step_selection(job: "JobDefinition", parent_step_keys: Iterable[str],
@@ -75,13 +50,14 @@ def resolve_step_selection(job: "JobDefinition", parent_step_keys: Iterable[str]
         if pattern is not None and pattern not in patterns:
             patterns.append(pattern)
         concrete.update(start)
-        upstream = graph.walk(start, clause.up, upstream=True)
+        upstream, _ = walk(start, graph.links(upstream=True), clause.up)
         concrete.update(upstream)
         if pattern is None:
             named_or_upstream.update(start)
         named_or_upstream.update(upstream)
-        concrete.update(graph.walk(start, clause.down, upstream=False))
-        for emitter in graph.expanded_downstream:  # a rerun emitter may yield keys the parent never had
+        downstream, expanded = walk(start, graph.links(upstream=False), clause.down)
+        concrete.update(downstream)
+        for emitter in expanded:  # a rerun emitter may yield keys the parent never had
             for pattern in graph.mapped_patterns(emitter):
                 if pattern not in patterns:
                     patterns.append(pattern)
@@ -117,7 +93,6 @@ class _StepGraph:
         self.parsed = {key: parse_step_key(key) for key in self.order}
         self._upstream: dict[str, set[str]] | None = None
         self._downstream: dict[str, set[str]] | None = None
-        self.expanded_downstream: set[str] = set()
 
     def knows(self, item: str) -> bool:
         if item in self.known:
@@ -140,29 +115,6 @@ class _StepGraph:
         pattern = key if key.mapping_keys else parse_step_key(unresolved_step_key(key.node, self.job.nodes[key.node].depth))
         return {step for step, parsed in self.parsed.items() if pattern.matches(parsed)}, str(pattern)
 
-    def walk(self, start: set[str], levels: int, upstream: bool) -> set[str]:
-        """Every step reachable from ``start`` within ``levels`` dependency links, in one direction.
-
-        A downstream walk remembers the steps it went past (``expanded_downstream``).
-        """
-        self.expanded_downstream: set[str] = set()
-        if not levels or not start:
-            return set()
-        links = self._links(upstream)
-        reached: set[str] = set()
-        frontier = deque((key, 0) for key in start)
-        while frontier:
-            key, depth = frontier.popleft()
-            if depth >= levels:
-                continue
-            if not upstream:
-                self.expanded_downstream.add(key)
-            for other in links.get(key, ()):
-                if other not in reached and other not in start:
-                    reached.add(other)
-                    frontier.append((other, depth + 1))
-        return reached
-
     def mapped_patterns(self, step_key: str) -> list[str]:
         """``child[key..][?]`` for every node mapped directly over a dynamic output of this (emitter) step."""
         parsed = self.parsed[step_key]
@@ -173,7 +125,8 @@ class _StepGraph:
                 for node in self.job.nodes.values()
                 if node.depth == emitter.depth + 1 and node.scope[-1][0] == emitter.handle]
 
-    def _links(self, upstream: bool) -> dict[str, set[str]]:
+    def links(self, upstream: bool) -> dict[str, set[str]]:
+        """Each step's dependencies (``upstream``) or dependents, among the parent's steps."""
         if self._upstream is None:
             self._build()
         assert self._upstream is not None and self._downstream is not None
@@ -190,8 +143,9 @@ class _StepGraph:
             if node is None:
                 continue
             deps = set()
-            for source in _flat_sources(node.inputs.values()):
-                deps.update(self._producers(parsed, source, by_node))
+            for source in node.inputs.values():
+                for item in source.producers():
+                    deps.update(self._producers(parsed, item, by_node))
             upstream[key] = deps & self.known
             for dep in upstream[key]:
                 downstream[dep].add(key)
@@ -208,14 +162,3 @@ class _StepGraph:
             return [str(step) for step in by_node.get(producer.handle, ())
                     if step.mapping_keys[: len(outer)] == outer]
         return [format_step_key(producer.handle, prefix)]
-
-
-def _flat_sources(sources: Iterable[InputSource]) -> list[InputSource]:
-    """Every connected source, the items of a fan-in list included."""
-    flat = []
-    for source in sources:
-        if source.kind == FANIN:
-            flat.extend(_flat_sources(source.sources))
-        elif source.kind not in (DEFAULT, CONFIG) and source.node:
-            flat.append(source)
-    return flat
