@@ -11,7 +11,7 @@ from dagviz.errors import InvalidConfigError, UnknownJobError
 from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from runs.graphql.enums import InputKind
 from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, RunConfigValidationInvalid
-from runs.services.op_selection import parse_op_selection, selected_job
+from runs.services.op_selection import parse_op_selection
 from runs.workspace import get_workspace
 
 
@@ -121,7 +121,7 @@ class JobQueries(graphene.ObjectType):
     def resolve_validate_run_config(root, info, job_name, run_config=None, op_selection=None):
         try:
             job = get_workspace().get(job_name)
-            target = selected_job(job, parse_op_selection(op_selection))
+            target = job.get_subset(parse_op_selection(op_selection))
             if run_config is not None and not isinstance(run_config, dict):
                 raise InvalidConfigError([("", f"run config must be a JSON object, got {type(run_config).__name__}")])
             resolve_run_config(job.name, target.nodes, run_config or {}, resource_defs=target.resource_defs)

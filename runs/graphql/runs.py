@@ -13,7 +13,6 @@ from runs.graphql.enums import RunStatus, StepStatus, enum_value
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.graphql.steps import StepConnection, StepType
 from runs.models import Event, Run, Step
-from runs.services.op_selection import selected_job
 from runs.services.runs import get_run
 from runs.workspace import get_workspace
 
@@ -38,7 +37,7 @@ def node_stats(run: Run, nodes: list[str] | None = None) -> list[NodeStats]:
     """Step counts per node and status in one GROUP BY; every node the run executes is listed, even without steps."""
     counts: dict[str, dict[str, int]] = {}
     try:
-        for node in selected_job(get_workspace().get(run.job_name), run.op_selection).nodes:
+        for node in get_workspace().get(run.job_name).get_subset(run.op_selection).nodes:
             counts[node] = {}
     except Exception:  # the job may have left the workspace; the recorded steps still count
         pass

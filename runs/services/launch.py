@@ -18,7 +18,7 @@ from dagviz.execution.executors import EXECUTOR_NAMES, check_executor_available
 from dagviz.home import default_output_store_url
 from runs.lifecycle import move_run
 from runs.models import ACTIVE_STATUSES, Run, RunStatus
-from runs.services.op_selection import parse_op_selection, selected_job
+from runs.services.op_selection import parse_op_selection
 from runs.workspace import get_workspace
 
 
@@ -34,7 +34,7 @@ def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None 
     """
     job = get_workspace().get(job_name)
     selection = parse_op_selection(op_selection)
-    target = selected_job(job, selection)
+    target = job.get_subset(selection)
     run_config = dict(run_config or {})
     config = resolve_run_config(job.name, target.nodes, run_config, resource_defs=target.resource_defs)
     executor = executor or executor_of(job, config).name

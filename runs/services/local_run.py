@@ -24,7 +24,6 @@ from dagviz.home import default_output_store_url
 from runs.event_sink import DatabaseEventSink
 from runs.lifecycle import move_run, now
 from runs.models import Run, RunStatus, Step
-from runs.services.op_selection import selected_job
 from runs.services.worker import _cancel_check
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ def execute_local_run(job: "JobDefinition", run_config: dict | None, tags: dict 
     The run config (and the executor it names) is checked before anything is written.
     """
     run_config = dict(run_config or {})
-    config = resolve_run_config(job.name, selected_job(job, op_selection).nodes, run_config,
+    config = resolve_run_config(job.name, job.get_subset(op_selection).nodes, run_config,
                                 resource_defs=job.resource_defs)
     executor = executor or executor_of(job, config).name
     check_executor_available(executor)

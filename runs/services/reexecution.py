@@ -17,7 +17,6 @@ from dagviz.execution.status import StepStatus
 from runs.errors import RunNotFinishedError
 from runs.models import DynamicOutputRecord, Run, RunStatus, Step
 from runs.services.launch import launch_run
-from runs.services.op_selection import selected_job
 from runs.services.runs import get_run
 from runs.workspace import get_workspace
 
@@ -45,7 +44,7 @@ def load_parent_record(run: Run) -> ParentRecord:
 def _parent_run(parent: Run, strategy: ReexecutionStrategy | str, step_keys: Iterable[str] | None) -> tuple:
     if not parent.is_finished:
         raise RunNotFinishedError(f"Run {parent.id} is {parent.status}; re-execute it once it has finished.")
-    job = selected_job(get_workspace().get(parent.job_name), parent.op_selection)
+    job = get_workspace().get(parent.job_name).get_subset(parent.op_selection)
     return job, parent_run_for(job, load_parent_record(parent), strategy, step_keys)
 
 
@@ -78,5 +77,5 @@ def parent_run_of(run: Run, job: "JobDefinition") -> ParentRun:
     Step keys are checked against the ops the run executes (its op selection of ``job``).
     """
     selection = run.step_selection or {"strategy": ReexecutionStrategy.FROM_FAILURE.value}
-    return parent_run_for(selected_job(job, run.op_selection), load_parent_record(run.parent_run),
+    return parent_run_for(job.get_subset(run.op_selection), load_parent_record(run.parent_run),
                           selection["strategy"], selection.get("step_keys"))
