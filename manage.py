@@ -7,7 +7,7 @@ import sys
 
 def main() -> None:
     """Run a Django management command with the dagviz settings."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dagviz.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dagviz.server.settings")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

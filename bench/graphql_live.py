@@ -58,7 +58,7 @@ async def subscribe_all(ws_url: str, run_id: str, subscribers: int) -> list[list
 
 def main() -> None:
     os.environ.setdefault("DAGVIZ_HOME", tempfile.mkdtemp(prefix="dagviz-bench-"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dagviz.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dagviz.server.settings"
     import django
 
     django.setup()

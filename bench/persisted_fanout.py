@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("DAGVIZ_HOME", tempfile.mkdtemp(prefix="dagviz-bench-"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dagviz.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dagviz.server.settings"
     import django
 
     django.setup()

@@ -32,11 +32,11 @@ def graphql_post(url: str, query: str, variables: dict | None = None) -> dict[st
 
 @contextlib.contextmanager
 def daphne(env: dict[str, str]) -> Iterator[str]:
-    """``daphne dagviz.asgi:application`` on a free port with ``env``; yields its base URL once /healthz answers."""
+    """``daphne dagviz.server.asgi:application`` on a free port with ``env``; yields its base URL once /healthz answers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "dagviz.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               "dagviz.server.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS

@@ -199,7 +199,7 @@ def main() -> None:
     options = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="dagviz-uibench-"))
-    env = {**os.environ, "DAGVIZ_HOME": str(home), "DJANGO_SETTINGS_MODULE": "dagviz.settings",
+    env = {**os.environ, "DAGVIZ_HOME": str(home), "DJANGO_SETTINGS_MODULE": "dagviz.server.settings",
            "DAGVIZ_WORKSPACE": "dagviz.examples"}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)

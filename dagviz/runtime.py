@@ -297,6 +297,8 @@ class DatabaseRunStorage:
     """Runs in the dagviz database, executed in this process and recorded like launched runs."""
 
     def __init__(self) -> None:
+        from dagviz.server.bootstrap import setup_django
+
         setup_django()
 
     def execute(self, request: RunRequest) -> "ExecutionResult":
@@ -332,23 +334,6 @@ class DatabaseRunStorage:
 
     def dispose(self) -> None:
         pass
-
-
-def setup_django() -> None:
-    """Configure Django with dagviz's settings, unless this process already did, and bring the database's
-    tables up to date, as Dagster creates its storage on first use (``DAGVIZ_HOME`` or ``DATABASE_URL``)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dagviz.settings")
-    import django
-    from django.apps import apps
-    from django.core.management import call_command
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    if not apps.ready:
-        django.setup()
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        call_command("migrate", interactive=False, verbosity=0)
 
 
 # -- execute_job ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Shared test setup: every test session gets its own throw-away ``DAGVIZ_HOME``.
 
-pytest-django imports ``dagviz.settings`` while pytest loads its plugins, which
+pytest-django imports ``dagviz.server.settings`` while pytest loads its plugins, which
 is before any conftest runs, so exporting the variable here is too late for the
 settings module on its own. When no ``DAGVIZ_HOME`` was exported, this module
 sets it (for engine code and for subprocesses such as run workers and live
@@ -27,12 +27,12 @@ def _move_loaded_settings_to(home: Path) -> None:
     The database dicts are updated in place, as pytest-django itself does for
     xdist suffixes, because Django's connection objects hold references to them.
     """
-    if "dagviz.settings" not in sys.modules:
+    if "dagviz.server.settings" not in sys.modules:
         return  # Settings will read the new DAGVIZ_HOME when they load.
     from django.conf import settings
     from django.db import connections
 
-    from dagviz.settings import database_settings
+    from dagviz.server.settings import database_settings
 
     if connections["default"].connection is not None:
         raise RuntimeError(

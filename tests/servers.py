@@ -29,7 +29,7 @@ def server_environment(workspace: str, **overrides: str) -> dict[str, str]:
 
     return {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dagviz.settings",
+        "DJANGO_SETTINGS_MODULE": "dagviz.server.settings",
         "DATABASE_URL": database_url_for_workers(),
         "DAGVIZ_HOME": str(settings.DAGVIZ_HOME),
         "DAGVIZ_WORKSPACE": workspace,
@@ -92,7 +92,7 @@ class ServerProcess:
 
 
 class DaphneServer(ServerProcess):
-    """``python -m daphne dagviz.asgi:application`` on a free port, ready once ``/healthz`` answers 200.
+    """``python -m daphne dagviz.server.asgi:application`` on a free port, ready once ``/healthz`` answers 200.
 
     Its output goes to ``<DAGVIZ_HOME>/logs/<name>-<port>.log``, which failing tests print.
     """
@@ -103,7 +103,7 @@ class DaphneServer(ServerProcess):
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
         self.env = env
         super().__init__(
-            name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dagviz.asgi:application"],
+            name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dagviz.server.asgi:application"],
             Path(settings.DAGVIZ_HOME) / "logs" / f"{name}-{self.port}.log", env=env, cwd=settings.BASE_DIR,
         )
 

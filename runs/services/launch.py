@@ -68,21 +68,22 @@ def dispatch_queued_runs() -> list[str]:
 
 
 def worker_log_path(run_id: str) -> Path:
-    path = Path(settings.DAGVIZ_HOME) / "logs" / f"run-{run_id}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where the worker of ``run_id`` logs (the directory is not created: readers and deleters only look)."""
+    return Path(settings.DAGVIZ_HOME) / "logs" / f"run-{run_id}.log"
 
 
 def start_worker_process(run_id: str) -> int:
     """Start ``manage.py run_worker RUN_ID`` detached, in its own session, logging to DAGVIZ_HOME/logs."""
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dagviz.settings",
+        "DJANGO_SETTINGS_MODULE": "dagviz.server.settings",
         "DATABASE_URL": database_url_for_workers(),
         "DAGVIZ_HOME": str(settings.DAGVIZ_HOME),
         "DAGVIZ_WORKSPACE": ",".join(settings.DAGVIZ_WORKSPACE),
     }
-    with open(worker_log_path(run_id), "ab") as log:
+    log_path = worker_log_path(run_id)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "django", "run_worker", run_id], env=env, cwd=os.getcwd(),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -18,7 +18,7 @@ from django.test import Client
 
 from dagviz.env import env_bool, env_int, env_list, env_str
 from dagviz.home import dagviz_home, default_output_store_url, ensure_dagviz_home
-from dagviz.settings import channel_layer_settings, database_settings
+from dagviz.server.settings import channel_layer_settings, database_settings
 
 
 def test_system_checks_pass() -> None:
@@ -54,7 +54,7 @@ def test_a_worker_subprocess_opens_the_database_the_test_uses() -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.settings", "DATABASE_URL": database_url_for_workers()},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.server.settings", "DATABASE_URL": database_url_for_workers()},
         capture_output=True,
         text=True,
         check=True,
@@ -114,7 +114,7 @@ def test_channel_layer_is_in_memory_by_default_and_redis_on_request() -> None:
     assert redis["default"]["CONFIG"] == {"hosts": ["redis://cache:6379/1"]}
     # Loading the settings never imports the Redis layer (checked in a fresh interpreter).
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, dagviz.settings; print('channels_redis' in sys.modules)"],
+        [sys.executable, "-c", "import sys, dagviz.server.settings; print('channels_redis' in sys.modules)"],
         capture_output=True, text=True, check=True, env={**os.environ, "DAGVIZ_CHANNEL_LAYER": "redis"},
     )
     assert probe.stdout.strip() == "False"
@@ -162,7 +162,7 @@ def test_env_str_treats_empty_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_project_defaults_for_workspace_and_concurrency() -> None:
     assert settings.DAGVIZ_WORKSPACE == ["dagviz.examples"]
     assert settings.DAGVIZ_MAX_CONCURRENT_RUNS == 4
-    assert settings.ASGI_APPLICATION == "dagviz.asgi.application"
+    assert settings.ASGI_APPLICATION == "dagviz.server.asgi.application"
     assert settings.INSTALLED_APPS[0] == "daphne"
 
 
@@ -180,7 +180,7 @@ def test_healthz_rejects_writes(client: Client) -> None:
 def test_asgi_application_serves_http() -> None:
     from channels.testing import HttpCommunicator
 
-    from dagviz.asgi import application
+    from dagviz.server.asgi import application
 
     async def get_healthz() -> dict:
         communicator = HttpCommunicator(application, "GET", "/healthz", headers=[(b"host", b"localhost")])

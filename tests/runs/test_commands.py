@@ -26,7 +26,7 @@ UNKNOWN_RUN = "00000000-0000-0000-0000-000000000000"
 def manage(*args: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dagviz.settings",
+        "DJANGO_SETTINGS_MODULE": "dagviz.server.settings",
         "DATABASE_URL": database_url_for_workers(),
         "DAGVIZ_HOME": str(settings.DAGVIZ_HOME),
         "DAGVIZ_WORKSPACE": ",".join(settings.DAGVIZ_WORKSPACE),

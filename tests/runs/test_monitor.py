@@ -86,7 +86,7 @@ def test_a_killed_worker_fails_its_run_and_running_steps_with_the_reason(executo
 
 
 def test_the_monitor_command_fails_a_killed_workers_run_within_10_seconds():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.settings", "DATABASE_URL": database_url_for_workers()}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.server.settings", "DATABASE_URL": database_url_for_workers()}
     monitor = subprocess.Popen([sys.executable, "-m", "django", "monitor_runs"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
@@ -143,7 +143,7 @@ def test_a_restarted_monitor_fixes_runs_left_behind_by_dead_workers():
     remote_alive = _orphan(RunStatus.STARTED, worker_pid=1, worker_host="elsewhere.example", heartbeat_at=now())
     fresh = _orphan(RunStatus.STARTING)  # just claimed: its worker may still be booting
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.settings", "DATABASE_URL": database_url_for_workers()}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dagviz.server.settings", "DATABASE_URL": database_url_for_workers()}
     result = subprocess.run([sys.executable, "-m", "django", "monitor_runs", "--once"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -8,12 +8,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dagviz.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dagviz.server.settings")
 
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from runs.live.consumer import GraphQLWSConsumer  # noqa: E402
@@ -21,8 +20,8 @@ from runs.live.origin import BrowserOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # Static files (the UI's scripts, vendored libraries) are served by the same process.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # Static files (the UI's scripts, vendored libraries) are served by WhiteNoise's middleware.
+        "http": django_asgi_app,
         "websocket": BrowserOriginValidator(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())])),
     }
 )

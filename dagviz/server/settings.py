@@ -14,8 +14,15 @@ import dj_database_url
 
 from dagviz.env import env_bool, env_int, env_list, env_str
 from dagviz.home import ensure_dagviz_home
+from dagviz.workspace_file import workspace_entries
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def ui_folder(name: str) -> Path:
+    """The UI's ``templates`` or ``static`` folder: inside the installed package, else the source checkout's."""
+    shipped = Path(__file__).resolve().parent / name
+    return shipped if shipped.is_dir() else BASE_DIR / name
 
 SQLITE_OPTIONS: dict[str, Any] = {
     # Take the write lock when a transaction starts, so a separate writer
@@ -91,6 +98,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files before anything else touches the request: compressed, with far-future cache headers.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,14 +108,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "dagviz.urls"
-WSGI_APPLICATION = "dagviz.wsgi.application"
-ASGI_APPLICATION = "dagviz.asgi.application"
+ROOT_URLCONF = "dagviz.server.urls"
+WSGI_APPLICATION = "dagviz.server.wsgi.application"
+ASGI_APPLICATION = "dagviz.server.asgi.application"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [ui_folder("templates")],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -139,13 +148,24 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [ui_folder("static")]
 STATIC_ROOT = DAGVIZ_HOME / "static"
+# `dagviz dev` and `dagviz webserver` collect the static files (hashed names, compressed) into
+# STATIC_ROOT before serving. Until they have (tests, `manage.py runserver`), WhiteNoise serves
+# the source files as they are, under their plain names.
+STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").is_file()  # the manifest Django's storage writes
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "dagviz.server.static_storage.UIStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 
 # Python modules (or files) that define the jobs the web app offers.
-DAGVIZ_WORKSPACE = env_list("DAGVIZ_WORKSPACE", ["dagviz.examples"])
+DAGVIZ_WORKSPACE = workspace_entries()
 # Runs beyond this many stay queued until a running one finishes.
 DAGVIZ_MAX_CONCURRENT_RUNS = env_int("DAGVIZ_MAX_CONCURRENT_RUNS", 4)
+# The daemon deletes finished runs that ended more than this many days ago; 0 keeps every run.
+DAGVIZ_RETENTION_DAYS = env_int("DAGVIZ_RETENTION_DAYS", 0)
 
 # How live subscribers learn of new events: auto (notify on PostgreSQL, channel_layer with
 # Redis, else poll), poll, notify or channel_layer. The event table is always what they read.
@@ -170,5 +190,8 @@ LOGGING: dict[str, Any] = {
     "loggers": {
         # Keep Django's own chatter (request lines, autoreload) at INFO and above.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # The servers print their own start-up line; these libraries' INFO lines are noise there.
+        "daphne": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "watchfiles": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
