@@ -1,30 +1,35 @@
-# Developer entry points: install into .venv, run the example job, run the tests.
+# Developer entry points: `make run` (the product, on the example jobs) and `make test` (the whole suite).
+# Each sets up .venv itself; `run` installs only what the product needs, `test` adds the test tools.
 
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+PORT ?= 8000
 
-.PHONY: install run test clean
+.PHONY: install install-test run test clean
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-# Reinstall only when the project metadata changes, so `make test` stays fast.
-$(STAMP): pyproject.toml
+install-test: $(TEST_STAMP)
+
+# Reinstall only when the project metadata changes, so both commands start fast the second time.
+$(RUN_STAMP): pyproject.toml setup.py
+	test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install -e .
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): pyproject.toml setup.py
 	test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install -e '.[test]'
-	touch $(STAMP)
+	touch $(RUN_STAMP) $(TEST_STAMP)
 
-# The web UI on http://127.0.0.1:8000 (daphne), with the run monitor beside it; Ctrl-C stops both.
-run: install
-	$(VENV_PY) manage.py migrate --noinput
-	@echo "dagviz web UI: http://127.0.0.1:8000/  (Ctrl-C to stop)"
-	@$(VENV_PY) manage.py monitor_runs & monitor=$$!; \
-	trap 'kill $$monitor 2>/dev/null' EXIT INT TERM; \
-	$(VENV_PY) -m daphne -b 127.0.0.1 -p 8000 dagviz.asgi:application; \
-	status=$$?; kill $$monitor 2>/dev/null; wait $$monitor 2>/dev/null; exit $$status
+# The web UI on http://127.0.0.1:8000 with the daemon beside it, reloading the jobs when they change; Ctrl-C stops all.
+run: $(RUN_STAMP)
+	$(VENV)/bin/dagviz dev -m dagviz.examples --port $(PORT)
 
-test: install
+test: $(TEST_STAMP)
 	$(VENV_PY) -m pytest
 
 clean:

@@ -19,6 +19,7 @@ from dagviz.config.run_config import executor_of, resolve_run_config
 from dagviz.execution.api import execute_job
 from dagviz.execution.executors import check_executor_available
 from dagviz.execution.run_records import DagsterRun, DagsterRunStatus, run_tags
+from dagviz.execution.sinks import FanOutSink
 from dagviz.execution.status import StepStatus
 from dagviz.home import default_output_store_url
 from runs.event_sink import DatabaseEventSink
@@ -29,6 +30,7 @@ from runs.services.worker import _cancel_check
 if TYPE_CHECKING:
     from dagviz.definitions.graph import JobDefinition
     from dagviz.execution.plan import ParentRun
+    from dagviz.execution.sinks import EventSink
     from dagviz.execution.result import ExecutionResult
     from dagviz.workspace import JobPointer
 
@@ -41,10 +43,12 @@ def in_process_host() -> str:
 def execute_local_run(job: "JobDefinition", run_config: dict | None, tags: dict | None, *,
                       pointer: "JobPointer | None" = None, op_selection: Sequence[str] | None = None,
                       parent: "ParentRun | None" = None, parent_run_id: str | None = None,
-                      step_selection: dict | None = None, executor: str | None = None) -> "ExecutionResult":
+                      step_selection: dict | None = None, executor: str | None = None,
+                      sink: "EventSink | None" = None) -> "ExecutionResult":
     """Record a run of ``job`` and execute it here; returns its result once the run has ended.
 
-    The run config (and the executor it names) is checked before anything is written.
+    The run config (and the executor it names) is checked before anything is written. ``sink``
+    also receives every event (the terminal's progress line).
     """
     run_config = dict(run_config or {})
     config = resolve_run_config(job.name, job.get_subset(op_selection).nodes, run_config,
@@ -60,17 +64,17 @@ def execute_local_run(job: "JobDefinition", run_config: dict | None, tags: dict 
         worker_pid=os.getpid(), worker_host=in_process_host(),
     )
     move_run(run.id, RunStatus.STARTED, started_at=now(), heartbeat_at=now())
-    sink = DatabaseEventSink(run.id)
+    database_sink = DatabaseEventSink(run.id)
     try:
         result = execute_job(job, run_config, executor=executor, output_store=run.output_store, run_id=str(run.id),
-                             pointer=pointer,
-                             sink=sink, cancel_requested=_cancel_check(run.id), parent=parent,
+                             pointer=pointer, sink=FanOutSink(database_sink, sink) if sink else database_sink,
+                             cancel_requested=_cancel_check(run.id), parent=parent,
                              op_selection=op_selection, tags=tags)
     except BaseException:
-        sink.close()
+        database_sink.close()
         move_run(run.id, RunStatus.FAILURE, failure_reason=f"The run crashed:\n{traceback.format_exc()}")
         raise
-    sink.close()
+    database_sink.close()
     if result.canceled:
         status, reason = RunStatus.CANCELED, "The run was canceled."
     else:

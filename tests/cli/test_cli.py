@@ -18,9 +18,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def dagviz(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the command; runs it executes are recorded in the session's DAGVIZ_HOME (SQLite), never elsewhere."""
+    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     return subprocess.run(
         [sys.executable, "-m", "dagviz", *args], capture_output=True, text=True, timeout=120,
-        cwd=cwd or REPO, env={**os.environ, **(env or {})},
+        cwd=cwd or REPO, env={**environment, **(env or {})},
     )
 
 
