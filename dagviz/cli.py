@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     webserver = commands.add_parser("webserver", help="serve the web UI, GraphQL and websockets (deployments)")
     _add_source_arguments(webserver)
     _add_server_arguments(webserver)
+    webserver.add_argument("--proxy-headers", action="store_true",
+                           help="behind a reverse proxy: take the client's address and scheme from X-Forwarded-*")
     daemon = commands.add_parser("daemon", help="watch runs and start queued ones (deployments)")
     _add_source_arguments(daemon)
     for name in DJANGO_COMMANDS:
@@ -182,7 +184,7 @@ def cmd_webserver(args: argparse.Namespace) -> int:
     from dagviz.server.commands import webserver
 
     _use_workspace(args)
-    return webserver(args.host, args.port)
+    return webserver(args.host, args.port, args.proxy_headers)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:

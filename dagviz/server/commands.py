@@ -52,15 +52,21 @@ def warn_if_exposed(host: str) -> None:
               "names clients use, and see docs/deploy.md before exposing a server.", file=sys.stderr)
 
 
-def serve(host: str, port: int, ready: Callable[[], None] | None = None) -> None:
-    """Serve the ASGI application (HTTP and websockets) until SIGINT or SIGTERM."""
+def serve(host: str, port: int, ready: Callable[[], None] | None = None, proxy_headers: bool = False) -> None:
+    """Serve the ASGI application (HTTP and websockets) until SIGINT or SIGTERM.
+
+    With ``proxy_headers``, the client's address and scheme come from the reverse proxy's
+    ``X-Forwarded-For`` / ``X-Forwarded-Port`` / ``X-Forwarded-Proto`` headers.
+    """
     from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
 
     from dagviz.server.asgi import application
 
+    forwarded = {"proxy_forwarded_address_header": "X-Forwarded-For", "proxy_forwarded_port_header":
+                 "X-Forwarded-Port", "proxy_forwarded_proto_header": "X-Forwarded-Proto"} if proxy_headers else {}
     Server(application=application, endpoints=build_endpoint_description_strings(host=host, port=port),
-           ready_callable=ready, verbosity=0).run()
+           ready_callable=ready, verbosity=0, **forwarded).run()
 
 
 def require_migrated() -> None:
@@ -71,13 +77,14 @@ def require_migrated() -> None:
                                f"{', ...' if len(missing) > 3 else ''}); run `dagviz migrate` first.")
 
 
-def webserver(host: str, port: int) -> int:
+def webserver(host: str, port: int, proxy_headers: bool = False) -> int:
     check_port_free(host, port)
     warn_if_exposed(host)
     configure_django()
     require_migrated()
     collect_static()
-    serve(host, port, ready=lambda: _announce(f"dagviz webserver: serving http://{_url_host(host)}:{port}/"))
+    serve(host, port, ready=lambda: _announce(f"dagviz webserver: serving http://{_url_host(host)}:{port}/"),
+          proxy_headers=proxy_headers)
     return 0
 
 
