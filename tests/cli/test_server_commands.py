@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from dagviz.errors import WorkspaceLoadError
@@ -185,3 +186,28 @@ def test_webserver_and_daemon_serve_a_migrated_home_and_stop_on_sigterm(project)
         exits = [process.wait(timeout=10) for process in (webserver, daemon)]
         log.close()
     assert exits == [0, 0], (project / "servers.log").read_text()
+
+
+def test_dev_stops_its_daemon_on_sigterm_within_ten_seconds(project):
+    port = free_port()
+    log_path = project / "dev.log"
+    with open(log_path, "wb") as log:
+        dev = subprocess.Popen([sys.executable, "-m", "dagviz", "dev", "-f", "jobs.py", "--port", str(port)],
+                               cwd=project, env=user_env(project), stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while f"http://127.0.0.1:{port}/" not in log_path.read_text():
+            assert dev.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        children = psutil.Process(dev.pid).children(recursive=True)
+        assert any("daemon" in " ".join(child.cmdline()) for child in children), [c.cmdline() for c in children]
+        dev.send_signal(signal.SIGTERM)  # to the dev process only, as a service manager does
+        started = time.monotonic()
+        assert dev.wait(timeout=15) == 0, log_path.read_text()
+        assert time.monotonic() - started <= 10.0
+        _, alive = psutil.wait_procs(children, timeout=1)
+        assert not alive, [child.pid for child in alive]
+    finally:
+        if dev.poll() is None:
+            os.killpg(dev.pid, signal.SIGKILL)
