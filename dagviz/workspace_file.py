@@ -32,10 +32,9 @@ class WorkspaceSpec:
     entries: list[str] = field(default_factory=list)
     import_paths: list[str] = field(default_factory=list)
 
-    def add_module(self, name: str, working_directory: Path | None) -> None:
-        self.entries.append(name)
-        if working_directory is not None and str(working_directory) not in self.import_paths:
-            self.import_paths.append(str(working_directory))
+    def add_import_path(self, folder: Path) -> None:
+        if str(folder) not in self.import_paths:
+            self.import_paths.append(str(folder))
 
 
 def read_workspace_file(path: str | Path) -> WorkspaceSpec:
@@ -63,14 +62,15 @@ def _add_entry(spec: WorkspaceSpec, item: object, base: Path, where: str) -> Non
     kind, value = next(iter(item.items()))
     if kind == "python_file":
         options = _options(value, "relative_path", _FILE_KEYS, where)
-        spec.entries.append(str((base / options["relative_path"]).resolve()))
-        if "working_directory" in options:
-            spec.import_paths.append(str((base / options["working_directory"]).resolve()))
+        file = (base / options["relative_path"]).resolve()
+        spec.entries.append(str(file))
+        folder = base / options["working_directory"] if "working_directory" in options else file.parent
+        spec.add_import_path(folder.resolve())
     elif kind in ("python_module", "python_package"):
         name_key = "module_name" if kind == "python_module" else "package_name"
         options = _options(value, name_key, _MODULE_KEYS, where)
-        directory = options.get("working_directory")
-        spec.add_module(options[name_key], (base / directory).resolve() if directory else base)
+        spec.entries.append(options[name_key])
+        spec.add_import_path((base / options.get("working_directory", ".")).resolve())
     else:
         raise WorkspaceLoadError(f"{where}: unknown entry '{kind}'; use python_file, python_module or python_package.")
 
@@ -95,10 +95,13 @@ def resolve_workspace(files: list[str], modules: list[str], workspace_file: str 
     """The workspace the command line names: ``-f``/``-m`` entries, else ``-w FILE``, else ``./workspace.yaml``.
 
     None when none of them is given: ``DAGVIZ_WORKSPACE`` (or its default) then applies. Modules
-    are imported from the current folder first, as ``python -m`` and Dagster do.
+    are imported from the current folder first, as ``python -m`` and Dagster do; a file's helper
+    modules from the file's folder.
     """
     if files or modules:
-        return WorkspaceSpec([str(Path(f).resolve()) for f in files] + list(modules), [str(Path.cwd())])
+        paths = [Path(f).resolve() for f in files]
+        folders = list(dict.fromkeys([str(Path.cwd())] + [str(path.parent) for path in paths]))
+        return WorkspaceSpec([str(path) for path in paths] + list(modules), folders)
     if workspace_file:
         return read_workspace_file(workspace_file)
     if Path(DEFAULT_WORKSPACE_FILE).is_file():

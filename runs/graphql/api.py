@@ -5,6 +5,7 @@ import graphene
 from runs.graphql.jobs import JobQueries
 from runs.graphql.mutations.launch import LaunchRun
 from runs.graphql.mutations.reexecution import PreviewReexecution, ReexecuteRun
+from runs.graphql.mutations.reload import ReloadWorkspace
 from runs.graphql.mutations.terminate import TerminateRun
 from runs.graphql.runs import RunQueries
 from runs.graphql.subscriptions import RunSubscriptions
@@ -18,6 +19,7 @@ class Mutation(graphene.ObjectType):
     launch_run = LaunchRun.Field()
     preview_reexecution = PreviewReexecution.Field()
     reexecute_run = ReexecuteRun.Field()
+    reload_workspace = ReloadWorkspace.Field()
     terminate_run = TerminateRun.Field()
 
 

@@ -7,8 +7,10 @@ from graphql import GraphQLError
 
 from dagviz.config.run_config import default_run_config, resolve_run_config, run_config_type
 from dagviz.definitions.composition import COLLECT, DEFAULT, NodeSpec
+from dagviz.definitions.graph import JobDefinition
 from dagviz.errors import InvalidConfigError, UnknownJobError
 from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
+from dagviz.workspace import Workspace
 from runs.graphql.enums import InputKind
 from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, RunConfigValidationInvalid
 from runs.services.op_selection import parse_op_selection
@@ -88,6 +90,16 @@ class WorkspaceError(graphene.ObjectType):
     message = graphene.String(required=True, description="The error with its traceback.")
 
 
+def jobs_of(workspace: Workspace) -> list[JobDefinition]:
+    """The workspace's jobs by name, as ``jobs`` lists them (the query and ``reloadWorkspace`` alike)."""
+    return sorted(workspace.jobs.values(), key=lambda job: job.name)
+
+
+def errors_of(workspace: Workspace) -> list[WorkspaceError]:
+    """The workspace's load errors, as ``workspaceErrors`` lists them (the query and ``reloadWorkspace`` alike)."""
+    return [WorkspaceError(location=where, message=text) for where, text in workspace.errors.items()]
+
+
 class RunConfigValid(graphene.ObjectType):
     job_name = graphene.String(required=True)
 
@@ -108,7 +120,7 @@ class JobQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_jobs(root, info):
-        return sorted(get_workspace().jobs.values(), key=lambda job: job.name)
+        return jobs_of(get_workspace())
 
     @staticmethod
     def resolve_job(root, info, name):
@@ -135,5 +147,5 @@ class JobQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_workspace_errors(root, info):
-        return [WorkspaceError(location=where, message=text) for where, text in get_workspace().errors.items()]
+        return errors_of(get_workspace())
 

@@ -77,7 +77,7 @@ def test_workspace_yaml_in_dagsters_forms(tmp_path):
     spec = read_workspace_file(tmp_path / "workspace.yaml")
     assert spec.entries == [str(tmp_path / "jobs.py"), str(tmp_path / "more" / "other.py"), "my_module", "pkg.jobs",
                             "my_package"]
-    assert spec.import_paths == [str(tmp_path / "more"), str(tmp_path), str(tmp_path / "pkg")]
+    assert spec.import_paths == [str(tmp_path), str(tmp_path / "more"), str(tmp_path / "pkg")]
 
 
 @pytest.mark.parametrize("text, words", [
@@ -108,6 +108,16 @@ def test_a_module_of_the_current_folder_is_found(project):
     listed = dagviz_in(project, "jobs", "-m", "jobs")
     assert listed.returncode == 0, listed.stderr
     assert "hello_job" in listed.stdout
+
+
+def test_a_file_imports_helpers_from_its_own_folder_and_so_do_its_run_workers(tmp_path):
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "helpers.py").write_text("GREETING = 'hello from a helper'\n")
+    (tmp_path / "code" / "jobs.py").write_text(JOBS.replace('return "hello"', "return helpers.GREETING")
+                                               .replace("from dagviz import", "import helpers\nfrom dagviz import"))
+    launched = dagviz_in(tmp_path, "launch", "-f", "code/jobs.py", "hello_job", "--wait", "--json")
+    assert launched.returncode == 0, launched.stderr
+    assert json.loads(launched.stdout)["status"] == "SUCCESS"
 
 
 # -- the runs commands through `dagviz` ---------------------------------------------------------------

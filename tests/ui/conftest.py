@@ -32,10 +32,10 @@ EXPECT_TIMEOUT_MS = 30_000
 
 
 class UIServer(servers.DaphneServer):
-    """The server the browser talks to, on the test database, serving the example jobs."""
+    """The server the browser talks to, on the test database, serving the example jobs (or ``workspace``)."""
 
-    def __init__(self) -> None:
-        environment = servers.server_environment("dagviz.examples")
+    def __init__(self, workspace: str = "dagviz.examples") -> None:
+        environment = servers.server_environment(workspace)
         for name in ("DAGVIZ_DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):
             environment.pop(name, None)
         super().__init__(environment, "ui-daphne")

@@ -1,4 +1,4 @@
-// The home page and the run list: unfinished runs update their status live.
+// The run list: unfinished runs update their status live.
 
 import { keepRunRowsLive } from "../run_rows_live.js";
 
