@@ -13,3 +13,11 @@ class RunNotTerminableError(DagvizError):
 
 class RunNotFinishedError(DagvizError):
     """A re-execution was asked of a run that is still going."""
+
+
+class RunNotDeletableError(DagvizError):
+    """The run is still going, or a run of its family is and may read its outputs."""
+
+
+class InvalidRetentionError(DagvizError):
+    """A prune was asked with an age or statuses it cannot use."""

@@ -13,7 +13,7 @@ import os
 import pickle
 import threading
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 import fsspec
 
@@ -31,6 +31,11 @@ def output_ref(run_id: str, step_key: str, output_name: str, mapping_key: str | 
     if mapping_key is None:
         return f"{run_id}/{step_key}/{output_name}"
     return f"{run_id}/{step_key}/{output_name}/{mapping_key}"
+
+
+def run_of_ref(ref: str) -> str:
+    """The id of the run that wrote ``ref``: a re-execution's reused outputs name an ancestor here."""
+    return ref.split("/", 1)[0]
 
 
 class OutputStore(Protocol):
@@ -93,10 +98,42 @@ class FsspecOutputStore:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["url"])  # type: ignore[misc]
 
+    def _run_directory(self, run_id: str) -> str:
+        return f"{self._root.rstrip('/')}/{run_id}"
+
     def _path(self, ref: str) -> str:
         run_id, step_key, output, *mapping_key = ref.split("/")
         name = f"{step_key}.{output}/{mapping_key[0]}" if mapping_key else f"{step_key}.{output}"
-        return f"{self._root.rstrip('/')}/{run_id}/{name}.pkl"
+        return f"{self._run_directory(run_id)}/{name}.pkl"
+
+    def unreferenced_files(self, run_id: str, keep: Iterable[str] = ()) -> dict[str, int]:
+        """The files under ``run_id``'s directory that no ref in ``keep`` names, with their sizes in bytes.
+
+        Deleting a run removes these; files that surviving runs still reference stay readable.
+        """
+        kept = {self._path(ref) for ref in keep}
+        directory = self._run_directory(run_id)
+        self._fs.invalidate_cache(directory)  # object stores cache listings; workers may have written since
+        found = self._fs.find(directory, detail=True)
+        return {path: info.get("size") or 0 for path, info in found.items() if path not in kept}
+
+    def remove_files(self, run_id: str, paths: Iterable[str]) -> None:
+        """Remove ``paths`` (from :meth:`unreferenced_files`), then ``run_id``'s directories left empty."""
+        paths = list(paths)
+        if paths:
+            self._fs.rm(paths)
+        directory = self._run_directory(run_id)
+        found = self._fs.find(directory, withdirs=True, detail=True)
+        subdirectories = [path for path, info in found.items() if info["type"] == "directory" and path != directory]
+        for path in sorted(subdirectories, key=len, reverse=True) + [directory]:
+            try:
+                self._fs.rmdir(path)
+            except OSError:  # not empty (it holds files still referenced), or not a directory on this filesystem
+                pass
+        with self._lock:
+            self._made_dirs.clear()
+            self._cache.clear()
+            self._cache_size = 0
 
     def put(self, ref: str, value: Any) -> str:
         try:

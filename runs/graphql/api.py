@@ -3,6 +3,7 @@
 import graphene
 
 from runs.graphql.jobs import JobQueries
+from runs.graphql.mutations.delete import DeleteRun
 from runs.graphql.mutations.launch import LaunchRun
 from runs.graphql.mutations.reexecution import PreviewReexecution, ReexecuteRun
 from runs.graphql.mutations.reload import ReloadWorkspace
@@ -21,6 +22,7 @@ class Mutation(graphene.ObjectType):
     reexecute_run = ReexecuteRun.Field()
     reload_workspace = ReloadWorkspace.Field()
     terminate_run = TerminateRun.Field()
+    delete_run = DeleteRun.Field()
 
 
 class Subscription(RunSubscriptions, graphene.ObjectType):

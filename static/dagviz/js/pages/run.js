@@ -1,6 +1,7 @@
-// The run page: wires the header, graph, op counts, status grid, key table, step drawer,
-// timeline and re-execute menu to one live runUpdates subscription, rendered at most ~4 fps.
+// The run page: wires the header, graph, op counts, status grid, key table, step drawer, timeline,
+// re-execute menu and delete button to one live runUpdates subscription, rendered at most ~4 fps.
 
+import { createDeleteRunButton } from "../delete_run.js";
 import { pageData } from "../dom.js";
 import { createJobGraph } from "../job_graph.js";
 import { createKeyTable } from "../key_table.js";
@@ -39,6 +40,7 @@ const $ = (selector) => document.querySelector(selector);
 const loop = createRenderLoop(render, 250);
 const stepIndex = createStepIndex(run.id, () => loop.schedule());
 const header = createRunHeader($(".run-head"), state);
+const deleteButton = createDeleteRunButton($("[data-testid=delete-run]"), $("[data-testid=delete-run-error]"), state);
 let selectedNode = null;
 
 let graph = null;  // drawn once Cytoscape is loaded, after the rest of the page is usable
@@ -100,6 +102,7 @@ function openStep(key) {
 
 function render() {
   header.render();
+  deleteButton.render();
   nodeList.render(state.stats);
   if (graph) {
     graph.cy.batch(() => {
