@@ -201,6 +201,10 @@ def test_the_wheel_ships_templates_static_files_and_migrations(installed):
     assert len(licences) >= 4, licences
     assert list((site / "runs" / "migrations").glob("0001_*.py"))
     assert not (site / "tests").exists() and not (site / "templates").exists() and not (site / "static").exists()
+    sources = {path.relative_to(REPO) for package in ("dagviz", "runs") for path in (REPO / package).rglob("*.py")
+               if "__pycache__" not in path.parts}
+    missing = sorted(str(path) for path in sources if not (site / path).is_file())
+    assert not missing, f"modules of the checkout missing from the wheel: {missing}"
 
 
 def test_dev_creates_its_home_in_the_current_folder(server):

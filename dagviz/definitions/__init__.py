@@ -1,0 +1,1 @@
+"""Definitions: ops, graphs, jobs, their composition, config types, resources and Definitions."""
