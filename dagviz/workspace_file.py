@@ -16,11 +16,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from dagviz.config.safe_yaml import check_size, load_bounded_yaml
+from dagviz.errors import InvalidConfigError, WorkspaceLoadError
 
-from dagviz.errors import WorkspaceLoadError
-
-MAX_WORKSPACE_FILE_BYTES = 1_000_000
 _FILE_KEYS = {"relative_path", "working_directory", "attribute", "location_name", "executable_path"}
 _MODULE_KEYS = {"module_name", "package_name", "working_directory", "attribute", "location_name", "executable_path"}
 
@@ -40,14 +38,14 @@ class WorkspaceSpec:
 def read_workspace_file(path: str | Path) -> WorkspaceSpec:
     """Parse a ``workspace.yaml``; a missing file or a malformed entry is a ``WorkspaceLoadError`` saying which."""
     path = Path(path).resolve()
+    what = f"Workspace file {path}"
     try:
-        if path.stat().st_size > MAX_WORKSPACE_FILE_BYTES:
-            raise WorkspaceLoadError(f"{path} is larger than {MAX_WORKSPACE_FILE_BYTES} bytes; is it a workspace file?")
-        document = yaml.safe_load(path.read_text())
+        check_size(path.stat().st_size, what)
+        document = load_bounded_yaml(path.read_text(), what)
     except OSError as error:
         raise WorkspaceLoadError(f"Cannot read workspace file {path}: {error.strerror}.") from error
-    except yaml.YAMLError as error:
-        raise WorkspaceLoadError(f"Workspace file {path} is not valid YAML: {error}") from error
+    except InvalidConfigError as error:  # not valid YAML, or past a limit of the bounded loader
+        raise WorkspaceLoadError(error.errors[0][1]) from None
     if not isinstance(document, dict) or not isinstance(document.get("load_from"), list):
         raise WorkspaceLoadError(f"Workspace file {path} needs a `load_from:` list of python_file or python_module entries.")
     spec = WorkspaceSpec()

@@ -13,15 +13,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from dagviz.execution.events import (
     DynamicOutputYielded,
+    ErrorInfo,
     Event,
+    LogMessage,
+    RunFinished,
     StepFailed,
     StepOutput,
     StepRetry,
@@ -34,6 +38,33 @@ from runs.live import hints
 from runs.models import DynamicOutputRecord, Event as EventRow, Run, Step
 
 HEARTBEAT_SECONDS = 5.0
+
+
+def cap_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with a marker saying how much was dropped (unchanged if it fits)."""
+    if len(text) <= limit:
+        return text
+    dropped = len(text) - limit
+    return f"{text[:limit]}… [truncated {dropped:,} character{'' if dropped == 1 else 's'}]"
+
+
+def stored_event(event: Event) -> Event:
+    """The event as stored: log text, failure reasons and error message/stack capped.
+
+    An op can log or raise with megabytes of text; storing and rendering it whole would bloat the
+    event table and freeze the step drawer. The caps are settings, read per event so a
+    test or a deployment can change them.
+    """
+    message_cap, stack_cap = settings.DAGVIZ_MAX_STORED_MESSAGE_CHARS, settings.DAGVIZ_MAX_STORED_STACK_CHARS
+    if isinstance(event, LogMessage):
+        return replace(event, text=cap_text(event.text, message_cap))
+    if isinstance(event, RunFinished) and event.failure_reason:
+        return replace(event, failure_reason=cap_text(event.failure_reason, message_cap))
+    error = getattr(event, "error", None)
+    if isinstance(error, ErrorInfo):
+        capped = replace(error, message=cap_text(error.message, message_cap), stack=cap_text(error.stack, stack_cap))
+        return replace(event, error=capped)  # type: ignore[call-arg]
+    return event
 
 
 def as_datetime(timestamp: float | None) -> datetime | None:
@@ -267,7 +298,7 @@ class DatabaseEventSink:
                     mirror = _StepMirror(planned.key, planned.node, list(planned.mapping_keys), planned.order)
                     self._steps[planned.key] = dirty[planned.key] = mirror
                 continue
-            event: Event = item
+            event: Event = stored_event(item)
             events.append(self._writer.event_row(event))
             mirror = self._steps.get(event.step_key) if event.step_key else None
             if mirror is not None:

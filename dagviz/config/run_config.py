@@ -13,12 +13,14 @@ resources:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from dagviz.config.schema import (
     Any as AnyConfig, ConfigType, Errors, Field, Noneable, Permissive, Selector, Shape, resolve_config_type,
 )
+from dagviz.config.safe_yaml import check_size, load_bounded_yaml
 from dagviz.definitions.composition import CONFIG
 from dagviz.errors import InvalidConfigError
 
@@ -256,26 +258,30 @@ def default_run_config(nodes: Mapping[str, "NodeSpec"], *,
 def load_run_config(source: str | None) -> dict:
     """Run config from a YAML/JSON file path or inline JSON/YAML text (``{...}``); ``{}`` for nothing.
 
-    Raises ``InvalidConfigError`` naming the file or the YAML problem.
+    Read through the bounded loader (``dagviz/config/safe_yaml.py``): a file is refused by its
+    size before it is read, and aliases, values, depth and NUL bytes are limited while parsing.
+    Raises ``InvalidConfigError`` naming the file, the YAML problem or the limit.
     """
-    import os
-
-    import yaml
-
     if not source:
         return {}
     text = source
     if not source.lstrip().startswith("{"):
-        if not os.path.isfile(source):
-            raise InvalidConfigError([("", f"cannot read run config {source!r}: no such file (or inline JSON)")])
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise InvalidConfigError([("", f"run config is not valid YAML or JSON: {' '.join(str(error).split())}")]) from None
+        text = _read_config_file(source)
+    data = load_bounded_yaml(text)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InvalidConfigError([("", f"run config must be a mapping at the top level, got {type(data).__name__}")])
     return data
+
+
+def _read_config_file(path: str) -> str:
+    """The text of a run config file, refused by its size before reading it."""
+    try:
+        check_size(os.path.getsize(path), f"run config file {path!r}")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise InvalidConfigError([("", f"cannot read run config {path!r}: no such file (or inline JSON)")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidConfigError([("", f"cannot read run config {path!r}: {error}")]) from None

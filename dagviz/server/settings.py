@@ -14,6 +14,7 @@ import dj_database_url
 
 from dagviz.env import env_bool, env_int, env_list, env_str
 from dagviz.home import ensure_dagviz_home
+from dagviz.server.secret_key import secret_key
 from dagviz.workspace_file import workspace_entries
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -75,9 +76,8 @@ def channel_layer_settings(kind: str, redis_url: str) -> dict[str, Any]:
 
 DAGVIZ_HOME = ensure_dagviz_home()
 
-# Not a secret: only acceptable for local development with DEBUG on.
-# `manage.py check --deploy` flags it; set DAGVIZ_SECRET_KEY in any deployment.
-SECRET_KEY = env_str("DAGVIZ_SECRET_KEY", "django-insecure-dagviz-development-key-do-not-deploy")
+# DAGVIZ_SECRET_KEY, else a random key generated on first start and kept in DAGVIZ_HOME/secret_key.
+SECRET_KEY = secret_key(DAGVIZ_HOME)
 DEBUG = env_bool("DAGVIZ_DEBUG", False)
 ALLOWED_HOSTS = env_list("DAGVIZ_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("DAGVIZ_CSRF_TRUSTED_ORIGINS", [])
@@ -164,6 +164,9 @@ WHITENOISE_USE_FINDERS = not STATIC_COLLECTED
 DAGVIZ_WORKSPACE = workspace_entries()
 # Runs beyond this many stay queued until a running one finishes.
 DAGVIZ_MAX_CONCURRENT_RUNS = env_int("DAGVIZ_MAX_CONCURRENT_RUNS", 4)
+# Stored log messages, error messages and failure reasons; error stacks: longer text is cut with a marker.
+DAGVIZ_MAX_STORED_MESSAGE_CHARS = env_int("DAGVIZ_MAX_STORED_MESSAGE_CHARS", 64 * 1024)
+DAGVIZ_MAX_STORED_STACK_CHARS = env_int("DAGVIZ_MAX_STORED_STACK_CHARS", 256 * 1024)
 # The daemon deletes finished runs that ended more than this many days ago; 0 keeps every run.
 DAGVIZ_RETENTION_DAYS = env_int("DAGVIZ_RETENTION_DAYS", 0)
 
@@ -174,6 +177,7 @@ DAGVIZ_EVENT_WAKEUP = env_str("DAGVIZ_EVENT_WAKEUP", "auto")
 GRAPHENE = {
     "SCHEMA": "runs.graphql.api.schema",
     "SUBSCRIPTION_PATH": "/graphql",
+    "MIDDLEWARE": ["runs.graphql.nul_guard.NulByteMiddleware"],
 }
 
 LOG_LEVEL = env_str("DAGVIZ_LOG_LEVEL", "INFO").upper()

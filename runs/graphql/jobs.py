@@ -6,6 +6,7 @@ import graphene
 from graphql import GraphQLError
 
 from dagviz.config.run_config import default_run_config, resolve_run_config, run_config_type
+from dagviz.config.safe_yaml import bounded_dict
 from dagviz.definitions.composition import COLLECT, DEFAULT, NodeSpec
 from dagviz.definitions.graph import JobDefinition
 from dagviz.errors import InvalidConfigError, UnknownJobError
@@ -134,9 +135,8 @@ class JobQueries(graphene.ObjectType):
         try:
             job = get_workspace().get(job_name)
             target = job.get_subset(parse_op_selection(op_selection))
-            if run_config is not None and not isinstance(run_config, dict):
-                raise InvalidConfigError([("", f"run config must be a JSON object, got {type(run_config).__name__}")])
-            resolve_run_config(job.name, target.nodes, run_config or {}, resource_defs=target.resource_defs)
+            config = bounded_dict(run_config, "runConfig")
+            resolve_run_config(job.name, target.nodes, config, resource_defs=target.resource_defs)
         except UnknownJobError as error:
             return JobNotFoundError(message=str(error))
         except InvalidOpSelection as error:

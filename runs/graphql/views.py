@@ -12,32 +12,79 @@ from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from graphene_django.views import GraphQLView
 from graphql import GraphQLError
 
+from runs.graphql.request_bounds import BoundedJsonBodyMixin
+
 
 logger = logging.getLogger(__name__)
 
 
+JSON_CONTENT_TYPE = "application/json"
+
+
 class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF rules (token, ``Origin``, ``Referer``, ``CSRF_TRUSTED_ORIGINS``), answering 403."""
+
     def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
-        return HttpResponse(reason, status=403)
+        return HttpResponse(reason, status=403, content_type="text/plain")
+
+
+def _csrf_check() -> _CsrfCheck:
+    """A checker used outside the middleware chain (the view is csrf_exempt so that it decides itself)."""
+    return _CsrfCheck(lambda request: None)
+
+
+def foreign_origin(request: HttpRequest) -> str | None:
+    """The request's ``Origin`` if it names another site, else None.
+
+    Browsers send ``Origin`` on every cross-site POST (form, ``no-cors`` fetch), with or without
+    cookies, so a present but foreign ``Origin`` is a page of another site talking to us. Django's
+    CSRF rules decide what is "ours": the request's own scheme and host, or ``CSRF_TRUSTED_ORIGINS``.
+    """
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin is None or _csrf_check()._origin_verified(request):
+        return None
+    return origin
+
+
+def carries_browser_cookies(request: HttpRequest) -> bool:
+    """Whether the request carries the CSRF or session cookie, i.e. comes from a browser holding our cookies."""
+    return settings.CSRF_COOKIE_NAME in request.COOKIES or settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
+def refuse_cross_site(request: HttpRequest) -> HttpResponse | None:
+    """The answer that refuses a request another site's page could have sent, or None to serve it.
+
+    A browser sends a cross-site form or ``no-cors`` fetch without preflight only with a form or
+    ``text/plain`` body, and (SameSite=Lax) without our cookies; a JSON body needs a preflight,
+    which we never grant. So: a foreign ``Origin`` is refused (403); a POST that carries our
+    cookies must carry the CSRF token (403); a POST without them must be JSON (415).
+    """
+    origin = foreign_origin(request)
+    if origin is not None:
+        return HttpResponse(f"Origin {origin!r} is not allowed; add it to DAGVIZ_CSRF_TRUSTED_ORIGINS to trust it.",
+                            status=403, content_type="text/plain")
+    if request.method != "POST":
+        return None
+    if carries_browser_cookies(request):
+        return _csrf_check().process_view(request, None, (), {})
+    if request.content_type != JSON_CONTENT_TYPE:
+        return HttpResponse(f"POST /graphql takes a {JSON_CONTENT_TYPE} body, not {request.content_type!r}; "
+                            "other bodies need the CSRF cookie and its token.", status=415, content_type="text/plain")
+    return None
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(ensure_csrf_cookie, name="dispatch")
-class DagvizGraphQLView(GraphQLView):
+class DagvizGraphQLView(BoundedJsonBodyMixin, GraphQLView):
     """GraphQL over HTTP.
 
-    A request that carries the browser's session or CSRF cookie must carry the CSRF token too
-    (the UI sends it); scripts and API clients without cookies need none. Errors never include
-    stack traces unless DEBUG.
+    Requests that another site's page could send are refused (``refuse_cross_site``): the UI and
+    GraphiQL post JSON with the CSRF token, scripts post JSON without cookies or ``Origin``.
+    Errors never include stack traces unless DEBUG.
     """
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method == "POST" and (settings.CSRF_COOKIE_NAME in request.COOKIES
-                                         or settings.SESSION_COOKIE_NAME in request.COOKIES):
-            rejection = _CsrfCheck(lambda r: None).process_view(request, None, (), {})
-            if rejection is not None:
-                return rejection
-        return super().dispatch(request, *args, **kwargs)
+        return refuse_cross_site(request) or super().dispatch(request, *args, **kwargs)
 
     @staticmethod
     def format_error(error: Exception) -> dict:

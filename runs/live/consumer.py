@@ -15,11 +15,16 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from graphene_django.settings import graphene_settings
+from graphene_django.views import instantiate_middleware
 from graphql import ExecutionResult, GraphQLError, OperationType, get_operation_ast, parse
 
 from runs.graphql.api import schema
+from runs.graphql.nul_guard import nul_path
 
 logger = logging.getLogger(__name__)
+# The same field middleware as GraphQL over HTTP (GRAPHENE["MIDDLEWARE"]): NUL bytes refused, etc.
+GRAPHQL_MIDDLEWARE = list(instantiate_middleware(graphene_settings.MIDDLEWARE))
 
 PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT_SECONDS = 10.0
@@ -80,7 +85,7 @@ class GraphQLWSConsumer(AsyncWebsocketConsumer):
         try:
             message = json.loads(text_data or "")
             kind = message["type"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: JSON nested too deep
             await self.close(code=BAD_REQUEST)
             return
         if kind == "connection_init":
@@ -142,11 +147,16 @@ class GraphQLWSConsumer(AsyncWebsocketConsumer):
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation != OperationType.SUBSCRIPTION:
             result = await database_sync_to_async(schema.execute)(query, variable_values=variables,
-                                                                 operation_name=operation_name)
+                                                                 operation_name=operation_name,
+                                                                 middleware=GRAPHQL_MIDDLEWARE)
             if result.errors and result.data is None:
                 await self._send_errors(operation_id, result.errors)
                 return
             await self.send_json({"type": "next", "id": operation_id, "payload": _result_payload(result)})
+            return
+        if nul_path(variables) is not None:  # graphql-core's subscribe takes no middleware: check here
+            await self._send_errors(operation_id, [GraphQLError(f"Variable '{nul_path(variables)}' contains a NUL "
+                                                                "byte (\\x00), which is not allowed.")])
             return
         stream = await schema.subscribe(query, variable_values=variables, operation_name=operation_name)
         if isinstance(stream, ExecutionResult):  # validation failed, or the subscription could not start

@@ -52,10 +52,15 @@ def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None 
     return run
 
 
+# Key of the PostgreSQL advisory lock that serializes dispatching (any constant unique to dagviz).
+DISPATCH_LOCK_KEY = 0x64616776697A  # "dagviz"
+
+
 def dispatch_queued_runs() -> list[str]:
     """Start the oldest queued runs while fewer than ``DAGVIZ_MAX_CONCURRENT_RUNS`` are active."""
     started = []
     with transaction.atomic():
+        serialize_dispatch()
         free = settings.DAGVIZ_MAX_CONCURRENT_RUNS - Run.objects.filter(status__in=ACTIVE_STATUSES).count()
         candidates = list(Run.objects.filter(status=RunStatus.QUEUED).order_by("created_at")
                           .values_list("id", flat=True)[: max(0, free)])
@@ -65,6 +70,19 @@ def dispatch_queued_runs() -> list[str]:
         Run.objects.filter(id=run_id, worker_pid__isnull=True).update(worker_pid=pid)
         started.append(str(run_id))
     return started
+
+
+def serialize_dispatch() -> None:
+    """Make concurrent dispatchers count and claim one after another, until the transaction ends.
+
+    Counting the active runs and claiming queued ones is a check-then-act: under PostgreSQL's
+    READ COMMITTED, two dispatchers would both see the same free slots and both claim, exceeding
+    the limit. A transaction-level advisory lock makes the second wait for the first's commit.
+    SQLite needs nothing: its IMMEDIATE transactions already take the write lock at BEGIN.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DISPATCH_LOCK_KEY])
 
 
 def worker_log_path(run_id: str) -> Path:

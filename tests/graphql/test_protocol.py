@@ -109,8 +109,27 @@ def test_an_invalid_operation_gets_an_error_message_for_its_id(live: Live, endle
     assert "Traceback" not in json.dumps(error)
 
 
+@pytest.mark.parametrize("query, variables", [
+    ("query($job: String) { runs(jobName: $job) { totalCount } }", {"job": "a\x00b"}),
+    ("subscription($id: ID!) { runEvents(runId: $id) { cursor } }", {"id": "a\x00b"}),
+])
+def test_a_nul_byte_in_a_websocket_operation_is_a_typed_error(live: Live, query, variables):
+    async def scenario() -> dict:
+        ws = await ws_connect(live.ws_url)
+        await ws_init(ws)
+        await ws.send(subscribe_message("nul", query, variables))
+        answer = await ws_message(ws)
+        await ws.close()
+        return answer
+
+    answer = run(scenario())
+    errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    assert any("NUL byte" in error["message"] for error in errors), answer
+
+
 @pytest.mark.parametrize("messages, code", [
     (["this is not json"], 4400),
+    (["[" * 10_000 + "]" * 10_000], 4400),  # too deep for Python's JSON parser: a bad message, not a crash
     ([json.dumps(["a", "list"])], 4400),
     ([json.dumps({"payload": {}})], 4400),  # no type
     ([json.dumps({"type": "connection_init"}), json.dumps({"type": "no_such_type"})], 4400),
@@ -118,7 +137,7 @@ def test_an_invalid_operation_gets_an_error_message_for_its_id(live: Live, endle
     ([json.dumps({"type": "connection_init"}), json.dumps({"type": "subscribe", "payload": {"query": JOBS}})], 4400),
     ([subscribe_message("1", JOBS)], 4401),  # before connection_init
     ([json.dumps({"type": "connection_init"}), json.dumps({"type": "connection_init"})], 4429),
-], ids=["not-json", "not-an-object", "no-type", "unknown-type", "subscribe-without-payload", "subscribe-without-id",
+], ids=["not-json", "json-nested-too-deep", "not-an-object", "no-type", "unknown-type", "subscribe-without-payload", "subscribe-without-id",
         "subscribe-before-init", "second-init"])
 def test_protocol_misuse_closes_with_its_code(live: Live, messages, code):
     async def scenario() -> int | None:

@@ -4,6 +4,7 @@ from typing import Any, Callable
 
 import graphene
 
+from dagviz.config.safe_yaml import bounded_dict
 from dagviz.errors import DagvizError, InvalidConfigError, UnknownJobError
 from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, PythonError, RunConfigValidationInvalid
@@ -35,14 +36,6 @@ def launch_result(launch: Callable[[], Any], other_errors: Callable[[Exception],
         return mapped or PythonError(message=str(error), class_name=type(error).__name__)
 
 
-def as_dict(value: object, what: str) -> dict:
-    if value in (None, ""):
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidConfigError([("", f"{what} must be a JSON object, got {type(value).__name__}")])
-    return value
-
-
 class LaunchRun(graphene.Mutation):
     class Arguments:
         job_name = graphene.String(required=True)
@@ -57,5 +50,5 @@ class LaunchRun(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, job_name, run_config=None, tags=None, executor=None, op_selection=None):
-        return launch_result(lambda: launch_run(job_name, as_dict(run_config, "runConfig"), as_dict(tags, "tags"),
-                                                executor, op_selection=op_selection))
+        return launch_result(lambda: launch_run(job_name, bounded_dict(run_config, "runConfig"),
+                                                bounded_dict(tags, "tags"), executor, op_selection=op_selection))

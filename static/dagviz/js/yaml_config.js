@@ -3,9 +3,50 @@
 
 import yaml from "../../vendor/js-yaml/js-yaml.mjs";
 
+// The server's default limits (dagviz/config/safe_yaml.py). js-yaml, like PyYAML, shares aliased
+// values, and anything that walks the result (JSON.stringify for the server) expands them: a few
+// hundred bytes of nested anchors froze the tab. The browser refuses early; the server stays the judge.
+export const LIMITS = { bytes: 1_000_000, aliases: 100, nodes: 100_000 };
+const ALIAS_TOKEN = /(?:^|[\s,[{:-])\*[^\s,[\]{}]+/g;
+
+function limitError(problem) {
+  return { path: "", line: null, column: null, message: `run config ${problem}`, reason: "LIMIT_EXCEEDED" };
+}
+
+// A limit the text breaks before parsing (size, alias tokens), as an error to show; null when within them.
+export function textLimitError(text) {
+  const bytes = text.length * 3 > LIMITS.bytes ? new TextEncoder().encode(text).length : text.length;
+  if (bytes > LIMITS.bytes) {
+    return limitError(`is ${bytes.toLocaleString("en")} bytes, more than the limit of ${LIMITS.bytes.toLocaleString("en")} bytes (DAGVIZ_MAX_RUN_CONFIG_BYTES)`);
+  }
+  const aliases = (text.match(ALIAS_TOKEN) || []).length;
+  if (aliases > LIMITS.aliases) {
+    return limitError(`uses more than ${LIMITS.aliases} alias references (*name); the limit is DAGVIZ_MAX_RUN_CONFIG_ALIASES`);
+  }
+  return null;
+}
+
+// How many values `value` has once shared (aliased) parts are expanded, memoised per object so it
+// costs one visit per distinct object; stops counting past `limit` (a cycle counts as past it).
+function expandedSize(value, limit, memo = new Map()) {
+  if (value === null || typeof value !== "object") return 1;
+  if (memo.has(value)) return memo.get(value);
+  memo.set(value, Infinity);
+  let size = 1;
+  for (const item of Object.values(value)) {
+    size += (Array.isArray(value) ? 0 : 1) + expandedSize(item, limit, memo);
+    if (size > limit) break;
+  }
+  memo.set(value, size);
+  return size;
+}
+
 export function parseYaml(text) {
+  const refused = textLimitError(text);
+  if (refused) return { value: undefined, error: refused };
+  let value;
   try {
-    return { value: yaml.load(text, { schema: yaml.CORE_SCHEMA }), error: null };
+    value = yaml.load(text, { schema: yaml.CORE_SCHEMA });
   } catch (error) {
     const mark = error.mark || {};
     return {
@@ -19,6 +60,10 @@ export function parseYaml(text) {
       },
     };
   }
+  if (expandedSize(value, LIMITS.nodes) > LIMITS.nodes) {
+    return { value: undefined, error: limitError(`has more than ${LIMITS.nodes} values once its aliases are expanded; the limit is DAGVIZ_MAX_RUN_CONFIG_NODES`) };
+  }
+  return { value, error: null };
 }
 
 function inline(value) {
