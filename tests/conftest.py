@@ -58,3 +58,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Remove the temporary home this module created, once the session is over."""
     if _CREATED_HOME is not None:
         shutil.rmtree(_CREATED_HOME, ignore_errors=True)
+
+
+# One browser and one UI server per session, shared by tests/ui and tests/security (Playwright's sync
+# API allows one instance per thread); imported after DAGVIZ_HOME is settled above.
+from tests.browser import browser, ui_server  # noqa: E402, F401
