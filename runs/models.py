@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from dagviz.execution.status import StepStatus
@@ -60,6 +61,9 @@ class Run(models.Model):
     worker_pid = models.IntegerField(null=True, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     failure_reason = models.TextField(blank=True)
+    # Usernames (or "" when nobody signed in: authentication off, or the CLI without a user).
+    launched_by = models.CharField(max_length=150, blank=True)
+    terminated_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -144,3 +148,18 @@ class DynamicOutputRecord(models.Model):
             models.UniqueConstraint(fields=["run", "step_key", "output_name", "mapping_key"], name="unique_dynamic_key")
         ]
         indexes = [models.Index(fields=["run", "step_key", "output_name", "position"])]
+
+
+class ApiToken(models.Model):
+    """A secret that lets a script act as its user; only its SHA-256 digest is kept (the token is shown once)."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=200, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token {self.id} of {self.user_id}"

@@ -10,6 +10,7 @@ first process to publish it wins and every other one reads the winner's key.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -37,8 +38,6 @@ def publish_new_key(path: Path) -> None:
     ``path`` complete or fails because it exists, so no process can read a half-written key and two
     processes starting together end up with the same one.
     """
-    from django.core.management.utils import get_random_secret_key  # slow import: only on first start
-
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")  # never a leftover's name
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -49,7 +48,7 @@ def publish_new_key(path: Path) -> None:
         ) from None
     try:
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(get_random_secret_key())
+            handle.write(secrets.token_urlsafe(50))  # 400 random bits
             handle.flush()
             os.fsync(handle.fileno())
         try:

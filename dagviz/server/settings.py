@@ -79,6 +79,8 @@ DAGVIZ_HOME = ensure_dagviz_home()
 # DAGVIZ_SECRET_KEY, else a random key generated on first start and kept in DAGVIZ_HOME/secret_key.
 SECRET_KEY = secret_key(DAGVIZ_HOME)
 DEBUG = env_bool("DAGVIZ_DEBUG", False)
+# Sign-in and roles (viewer, operator, admin) for the UI and the API; off is allowed on loopback only.
+DAGVIZ_AUTH = env_bool("DAGVIZ_AUTH", False)
 ALLOWED_HOSTS = env_list("DAGVIZ_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("DAGVIZ_CSRF_TRUSTED_ORIGINS", [])
 
