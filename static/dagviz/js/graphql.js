@@ -28,6 +28,11 @@ export async function graphql(query, variables = {}) {
   } catch (error) {
     throw new GraphQLFailure(`The server cannot be reached (${error.message}).`);
   }
+  if (response.status === 401) {
+    // The session ended (signed out elsewhere, or expired): sign in again and come back here.
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+    throw new GraphQLFailure("Signed out: sign in again.");
+  }
   let body;
   try {
     body = await response.json();

@@ -8,13 +8,16 @@
 let client = null;
 let connectedBefore = false;
 const reconnectListeners = new Set();
+// 4401 Unauthorized, 4403 Forbidden: the server wants a signed-in user (the session ended).
+const SIGNED_OUT_CLOSE_CODES = new Set([4401, 4403]);
 
 function indicator(state) {
   const badge = document.querySelector("[data-testid=live-indicator]");
   if (!badge) return;
   badge.hidden = false;
   badge.dataset.state = state;
-  badge.textContent = state === "live" ? "● live" : state === "connecting" ? "○ connecting…" : "○ reconnecting…";
+  badge.textContent = { live: "● live", connecting: "○ connecting…", "signed-out": "○ signed out: reload to sign in" }[state]
+    || "○ reconnecting…";
   badge.title = state === "live" ? "Receiving live updates" : "Live updates interrupted; reconnecting";
 }
 
@@ -41,7 +44,7 @@ export function liveClient() {
         if (connectedBefore) for (const listener of reconnectListeners) listener();
         connectedBefore = true;
       },
-      closed: () => indicator("reconnecting"),
+      closed: (event) => indicator(SIGNED_OUT_CLOSE_CODES.has(event && event.code) ? "signed-out" : "reconnecting"),
     },
   });
   window.dagvizLive = client;  // for diagnostics and tests (e.g. terminate() to cut the socket)
