@@ -87,6 +87,7 @@ class _StepMirror:
     error: dict | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     skip_reason: str = ""
+    output_previews: dict[str, str] = field(default_factory=dict)
 
     def apply(self, event: Event) -> None:
         status = STATUS_AFTER_EVENT.get(event.kind)
@@ -98,6 +99,8 @@ class _StepMirror:
                 self.started_at = event.timestamp
         elif isinstance(event, StepOutput):
             self.outputs[event.output_name] = event.ref
+            if event.preview is not None:
+                self.output_previews[event.output_name] = event.preview
         elif status is StepStatus.SUCCESS:
             self._end_attempt("SUCCESS", event.timestamp, None)
             self.error = None  # an earlier attempt's error stays in attempt_history only
@@ -113,6 +116,7 @@ class _StepMirror:
             self.ended_at = event.timestamp
         elif isinstance(event, StepReused):
             self.outputs = dict(event.outputs)
+            self.output_previews = dict(event.previews)
         if status is not None:
             self.status = status
 
@@ -124,7 +128,8 @@ class _StepMirror:
     def values(self) -> tuple:
         return (self.key, self.node, json.dumps(self.mapping_keys), self.order, self.status.value, self.attempts,
                 json.dumps(self.attempt_history), self.started_at, self.ended_at,
-                None if self.error is None else json.dumps(self.error), json.dumps(self.outputs), self.skip_reason)
+                None if self.error is None else json.dumps(self.error), json.dumps(self.outputs), self.skip_reason,
+                json.dumps(self.output_previews))
 
 
 class _BatchWriter:
@@ -147,8 +152,8 @@ class _BatchWriter:
         json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
         q = ops.quote_name
         step_columns = ["run_id", "key", "node", "mapping_keys", "order", "status", "attempts", "attempt_history",
-                        "started_at", "ended_at", "error", "outputs", "skip_reason"]
-        json_columns = {"mapping_keys", "attempt_history", "error", "outputs"}
+                        "started_at", "ended_at", "error", "outputs", "skip_reason", "output_previews"]
+        json_columns = {"mapping_keys", "attempt_history", "error", "outputs", "output_previews"}
         updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in step_columns[2:])
         self.steps = _MultiRowInsert(
             f"INSERT INTO {q(Step._meta.db_table)} ({', '.join(q(c) for c in step_columns)}) VALUES",

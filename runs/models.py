@@ -94,6 +94,8 @@ class Step(models.Model):
     error = models.JSONField(null=True, blank=True)  # {"message", "class_name", "stack"}
     outputs = models.JSONField(default=dict)  # output name -> reference in the output store
     skip_reason = models.TextField(blank=True)
+    # output name -> short text preview, made where the output was written (the UI never loads outputs)
+    output_previews = models.JSONField(default=dict)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_step_key_per_run")]

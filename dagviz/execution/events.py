@@ -121,6 +121,7 @@ class StepOutput(Event):
     output_name: str = "result"
     ref: str = ""
     metadata: dict = field(default_factory=dict)
+    preview: str | None = None  # a bounded repr of the value, made where it was written (None: not recorded)
 
     @property
     def message(self) -> str:
@@ -197,6 +198,7 @@ class StepReused(Event):
     kind: ClassVar[str] = "STEP_REUSED"
     parent_run_id: str = ""
     outputs: dict = field(default_factory=dict)  # output name -> ref, as in the parent run
+    previews: dict = field(default_factory=dict)  # output name -> preview, as in the parent run
 
     @property
     def message(self) -> str:

@@ -56,6 +56,8 @@ class ParentRun:
     forced: Callable[[str], bool] = field(default=lambda step_key: False)
     # SELECTED runs exactly the forced steps: the others keep the parent's outputs even downstream of them
     only_forced: bool = False
+    # step key -> output name -> preview, shown for the reused steps as in the parent
+    previews: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def reusable(self, step_key: str) -> dict[str, str] | None:
         if self.forced(step_key):
@@ -480,7 +482,8 @@ class ExecutionPlan:
         assert self.parent is not None
         step.move_to(StepStatus.REUSED)
         step.outputs = dict(outputs)
-        self._notices.append(StepReused(step.key, parent_run_id=self.parent.run_id, outputs=dict(outputs)))
+        self._notices.append(StepReused(step.key, parent_run_id=self.parent.run_id, outputs=dict(outputs),
+                                        previews=dict(self.parent.previews.get(step.key, {}))))
         for output in step.node.op.dynamic_output_names:
             for mapping_key, ref in self.parent.dynamic_items.get((step.key, output), ()):
                 self._notices.append(DynamicOutputYielded(step.key, output_name=output, mapping_key=mapping_key, ref=ref))

@@ -9,7 +9,7 @@ lists exactly the steps the real run would execute and reuse.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Iterable
 
@@ -51,7 +51,7 @@ class ParentRecord:
     step_statuses: dict[str, StepStatus]
     outputs: dict[str, dict[str, str]]  # step key -> output -> ref, for SUCCESS and REUSED steps
     dynamic_items: dict[tuple[str, str], list[tuple[str, str]]]  # (emitter key, output) -> [(key, ref)]
-
+    previews: dict[str, dict[str, str]] = field(default_factory=dict)  # step key -> output -> preview
 
     @classmethod
     def from_result(cls, result: "ExecutionResult") -> "ParentRecord":
@@ -63,7 +63,19 @@ class ParentRecord:
             if isinstance(event, DynamicOutputYielded):
                 dynamic.setdefault((event.step_key, event.output_name), []).append((event.mapping_key, event.ref))
         statuses = {key: step.status for key, step in result.steps.items()}
-        return cls(result.run_id, result.job.name, result.success, statuses, outputs, dynamic)
+        return cls(result.run_id, result.job.name, result.success, statuses, outputs, dynamic,
+                   _previews_of(result.events))
+
+
+def _previews_of(events: Iterable[Event]) -> dict[str, dict[str, str]]:
+    """The output previews a run recorded, by step and output (a reused step's are its parent's)."""
+    previews: dict[str, dict[str, str]] = {}
+    for event in events:
+        if isinstance(event, StepOutput) and event.preview is not None:
+            previews.setdefault(event.step_key, {})[event.output_name] = event.preview
+        elif isinstance(event, StepReused):
+            previews[event.step_key] = dict(event.previews)
+    return previews
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,7 @@ def parent_run_for(job: "JobDefinition", record: ParentRecord, strategy: Reexecu
             return any(pattern.matches(parsed) for pattern in selection)
 
     only_forced = strategy == ReexecutionStrategy.SELECTED
-    return ParentRun(record.run_id, record.outputs, record.dynamic_items, forced, only_forced)
+    return ParentRun(record.run_id, record.outputs, record.dynamic_items, forced, only_forced, record.previews)
 
 
 def as_strategy(value: ReexecutionStrategy | str) -> ReexecutionStrategy:

@@ -39,6 +39,7 @@ from dagviz.execution.events import (
     StepStarted,
     StepSucceeded,
 )
+from dagviz.execution.output_preview import output_preview
 from dagviz.execution.run_resources import resources_for_step
 from dagviz.storage.output_store import OutputStore, output_ref
 
@@ -180,8 +181,10 @@ def _store_outputs(op_def: OpDefinition, result: Any, task: StepTask, store: Out
 def _plain_output(op_def: OpDefinition, task: StepTask, store: OutputStore, context: OpExecutionContext | None,
                   name: str, value: Any, metadata: dict) -> StepOutput:
     """Store one plain output and describe it as an event (with its metadata)."""
-    ref = store.put(output_ref(task.run_id, task.step_key, name), _checked(op_def, name, value))
-    return StepOutput(task.step_key, output_name=name, ref=ref, metadata=_merged_metadata(context, metadata, name))
+    value = _checked(op_def, name, value)
+    ref = store.put(output_ref(task.run_id, task.step_key, name), value)
+    return StepOutput(task.step_key, output_name=name, ref=ref, metadata=_merged_metadata(context, metadata, name),
+                      preview=output_preview(value))
 
 
 def _merged_metadata(context: OpExecutionContext | None, given: dict, output_name: str,
