@@ -38,7 +38,9 @@ def default_output_store_url() -> str:
     A ``file://`` URL is the default because a ``memory://`` store is private to
     one process and would be invisible to step workers and the web server.
     """
-    configured = os.environ.get(OUTPUT_STORE_ENV_VAR)
-    if configured:
-        return configured
+    return os.environ.get(OUTPUT_STORE_ENV_VAR) or home_output_store_url()
+
+
+def home_output_store_url() -> str:
+    """The output store under the dagviz home: ``file://<home>/storage``."""
     return (dagviz_home() / "storage").as_uri()

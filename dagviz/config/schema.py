@@ -18,7 +18,8 @@ Errors = list[tuple[str, str]]
 # Every problem message starts with one of these; APIs report the matching reason code.
 _REASONS = (("expected ", "WRONG_TYPE"), ("unknown field", "UNKNOWN_FIELD"),
             ("missing required field", "MISSING_FIELD"), ("cannot read", "UNREADABLE"),
-            ("run config is not valid", "SYNTAX_ERROR"), ("run config must be", "WRONG_TYPE"))
+            ("run config is not valid", "SYNTAX_ERROR"), ("run config must be", "WRONG_TYPE"),
+            ("not allowed", "NOT_ALLOWED"))
 
 
 def problem_reason(message: str) -> str:
