@@ -48,6 +48,20 @@ def env_int(name: str, default: int) -> int:
         ) from None
 
 
+def env_float(name: str, default: float) -> float:
+    """Return the variable as a number (``10``, ``0.5``)."""
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(
+            f"Environment variable {name}={os.environ[name]!r} is not a number; "
+            f"set it to a number such as {default:g}."
+        ) from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """Return the variable as a list split on commas, blank items dropped."""
     raw = os.environ.get(name, "")
