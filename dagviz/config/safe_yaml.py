@@ -11,6 +11,7 @@ the environment variable that sets it (read here: the engine has no Django setti
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -137,7 +138,7 @@ def walk(value: Any, path: str = "") -> Iterator[tuple[Any, int, str]]:
 
 
 def check_value(value: Any, what: str = "run config", limits: ConfigLimits | None = None) -> None:
-    """Refuse parsed config (YAML or JSON) that is too big, too deep or holds a NUL byte.
+    """Refuse parsed config (YAML or JSON) that is too big, too deep, or holds a NUL byte or a non-finite number.
 
     Strings and keys count towards the size limit, every value and key towards the node limit.
     """
@@ -152,6 +153,9 @@ def check_value(value: Any, what: str = "run config", limits: ConfigLimits | Non
             size += len(item)
             if "\x00" in item:
                 raise InvalidConfigError([(path, f"{what} contains a NUL byte (\\x00), which is not allowed")])
+        elif isinstance(item, float) and not math.isfinite(item):  # JSON's NaN, Infinity, 1e999; YAML's .nan, .inf
+            raise InvalidConfigError([(path, f"{what} holds {item!r}, which cannot be stored: only finite numbers "
+                                             "are allowed")])
         if size > limits.max_bytes:
             raise _refuse(what, f"holds more than {limits.max_bytes:,} characters of text "
                                 "(DAGVIZ_MAX_RUN_CONFIG_BYTES)")
