@@ -5,6 +5,7 @@
     dagviz execute [-f FILE.py | -m MODULE] -j JOB [-c run_config.yaml] [--executor ...]
                    [--op-selection 'op,*op,op+,graph.op'] [--ephemeral]
     dagviz launch | reexecute | terminate | runs | show-run | migrate ...   (as ``manage.py``; --help on each)
+    dagviz users add|list|remove ... | dagviz tokens create|list|revoke ...  (who may sign in; API tokens)
     dagviz webserver [--host] [--port] | dagviz daemon                     (the two processes of a deployment)
 
 Every command uses the database and files of ``DAGVIZ_HOME`` (default ``./.dagviz``) or
@@ -25,6 +26,7 @@ from dagviz.config.run_config import load_run_config
 from dagviz.errors import DagvizError, InvalidConfigError
 from dagviz.execution.api import execute_job
 from dagviz.execution.events import StepFailed
+from dagviz.execution.output_preview import output_preview
 from dagviz.progress import ProgressLine, summary_table
 from dagviz.workspace import Workspace
 from dagviz.workspace_file import apply_workspace, resolve_workspace, workspace_entries
@@ -33,7 +35,9 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 PREVIEW_CHARS = 300
 # Commands that are the web app's management commands, with their flags and JSON output.
 DJANGO_COMMANDS = {"launch": "launch", "reexecute": "reexecute", "terminate": "terminate", "runs": "runs",
-                   "show-run": "show_run", "migrate": "migrate"}
+                   "show-run": "show_run", "migrate": "migrate", "users": "users", "tokens": "tokens"}
+# They need no workspace, and `-f`/`-m`/`-w` must not be taken out of them (`--password -mypass`).
+ACCOUNT_COMMANDS = frozenset({"users", "tokens"})
 
 
 class BadInput(Exception):
@@ -54,6 +58,8 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", "-p", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--allow-unauthenticated", action="store_true",
+                        help="serve a non-loopback --host with DAGVIZ_AUTH off: anyone who reaches it can do anything")
 
 
 def _port(text: str) -> int:
@@ -164,11 +170,10 @@ def _print_summary(result, progress: ProgressLine) -> None:  # type: ignore[no-u
         for node in plan_index(result.job).leaf_nodes():
             for output in result.job.nodes[node].op.outs:
                 try:
-                    value = repr(result.output_for_node(node, output))
+                    value = result.output_for_node(node, output)
                 except DagvizError:
                     continue
-                value = value if len(value) <= PREVIEW_CHARS else value[: PREVIEW_CHARS - 3] + "..."
-                print(f"  {node}: {value}")
+                print(f"  {node}: {output_preview(value, PREVIEW_CHARS)}")
     elif result.failure_reason:
         print(f"Reason: {result.failure_reason}")
 
@@ -177,14 +182,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from dagviz.server.commands import dev
 
     _use_workspace(args)
-    return dev(args.host, args.port, workspace_entries(), args.workspace)
+    return dev(args.host, args.port, workspace_entries(), args.workspace,
+               allow_unauthenticated=args.allow_unauthenticated)
 
 
 def cmd_webserver(args: argparse.Namespace) -> int:
     from dagviz.server.commands import webserver
 
     _use_workspace(args)
-    return webserver(args.host, args.port, args.proxy_headers)
+    return webserver(args.host, args.port, args.proxy_headers, allow_unauthenticated=args.allow_unauthenticated)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
@@ -197,13 +203,16 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 def run_django_command(name: str, argv: list[str]) -> int:
     """``dagviz launch ...`` runs ``manage.py launch ...``: the same flags, output and exit status.
 
-    ``-f``/``-m``/``-w`` before or among the command's own arguments choose the workspace. The
+    ``-f``/``-m``/``-w`` before or among the command's own arguments choose the workspace (not for
+    ``users`` and ``tokens``, which need none). The
     database is created or migrated first, as for ``dagviz execute``.
     """
-    workspace_parser = argparse.ArgumentParser(add_help=False)
-    _add_source_arguments(workspace_parser)
-    known, rest = workspace_parser.parse_known_args(argv)
-    _use_workspace(known)
+    rest = argv
+    if name not in ACCOUNT_COMMANDS:
+        workspace_parser = argparse.ArgumentParser(add_help=False)
+        _add_source_arguments(workspace_parser)
+        known, rest = workspace_parser.parse_known_args(argv)
+        _use_workspace(known)
     from dagviz.server.bootstrap import configure_django, setup_django
 
     if name == "migrate":

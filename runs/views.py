@@ -38,7 +38,7 @@ RUN_QUERY = """
 query RunPage($id: ID!) {
   run(id: $id) {
     id jobName status executor opSelection createdAt startedAt endedAt durationMs parentRunId rootRunId childRunIds
-    failureReason tags
+    failureReason tags launchedBy terminatedBy
     nodeStats { node total pending running succeeded failed skipped reused }
   }
 }"""

@@ -42,12 +42,49 @@ def check_port_free(host: str, port: int) -> None:
                                    "Is another server running there? Choose another port with --port.") from None
 
 
-def warn_if_exposed(host: str) -> None:
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host``: a loopback address, or the name ``localhost``."""
     try:
-        loopback = ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
+        return host == "localhost"
+
+
+def refuse_open_access(host: str, allow_unauthenticated: bool) -> None:
+    """Refuse to serve other machines with authentication off, unless the user says so explicitly.
+
+    With ``DAGVIZ_AUTH`` off anyone who reaches the server can launch runs of the workspace's code,
+    so a non-loopback address needs ``DAGVIZ_AUTH=on`` or ``--allow-unauthenticated``.
+    """
+    from django.conf import settings
+
+    if settings.DAGVIZ_AUTH or allow_unauthenticated or is_loopback(host):
+        return
+    raise ServerStartError(
+        f"Refusing to listen on {host} with authentication off: anyone who reaches it could run code. "
+        "Set DAGVIZ_AUTH=on (and create a user with `dagviz users add NAME --role admin`), "
+        "or pass --allow-unauthenticated if something in front of dagviz authenticates.")
+
+
+def warn_if_no_users() -> None:
+    """With authentication on, say how to create the first user if nobody could sign in yet."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from runs.auth.roles import ROLE_ORDER
+
+    if not settings.DAGVIZ_AUTH:
+        return
+    active = get_user_model().objects.filter(is_active=True)
+    roles = Group.objects.filter(name__in=[role.value for role in ROLE_ORDER])
+    if not (active.filter(is_superuser=True).exists() or active.filter(groups__in=roles).exists()):
+        print("warning: DAGVIZ_AUTH is on but no active user has a role, so nobody can sign in; create one "
+              "with `dagviz users add NAME --role admin`.", file=sys.stderr)
+
+
+def warn_if_exposed(host: str) -> None:
+    if not is_loopback(host):
         print(f"warning: listening on {host}, reachable from other machines; set DAGVIZ_ALLOWED_HOSTS to the "
               "names clients use, and see docs/deploy.md before exposing a server.", file=sys.stderr)
 
@@ -77,11 +114,13 @@ def require_migrated() -> None:
                                f"{', ...' if len(missing) > 3 else ''}); run `dagviz migrate` first.")
 
 
-def webserver(host: str, port: int, proxy_headers: bool = False) -> int:
+def webserver(host: str, port: int, proxy_headers: bool = False, allow_unauthenticated: bool = False) -> int:
+    configure_django()
+    refuse_open_access(host, allow_unauthenticated)
     check_port_free(host, port)
     warn_if_exposed(host)
-    configure_django()
     require_migrated()
+    warn_if_no_users()
     collect_static()
     serve(host, port, ready=lambda: _announce(f"dagviz webserver: serving http://{_url_host(host)}:{port}/"),
           proxy_headers=proxy_headers)
@@ -102,14 +141,17 @@ def daemon() -> int:
     return 0
 
 
-def dev(host: str, port: int, entries: list[str], workspace_file: str | None = None) -> int:
+def dev(host: str, port: int, entries: list[str], workspace_file: str | None = None,
+        allow_unauthenticated: bool = False) -> int:
     """Everything for working on jobs locally: server, daemon and code reload on one home."""
     from django.conf import settings
 
+    configure_django()
+    refuse_open_access(host, allow_unauthenticated)
     check_port_free(host, port)
     warn_if_exposed(host)
-    configure_django()
     prepare_home()
+    warn_if_no_users()
     daemon_process = _start_daemon()
     from dagviz.server.reload import WorkspaceWatcher
 

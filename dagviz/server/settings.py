@@ -7,12 +7,13 @@ everywhere and the defaults give a working single-machine setup on SQLite.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 
-from dagviz.env import env_bool, env_int, env_list, env_str
+from dagviz.env import env_bool, env_float, env_int, env_list, env_str
 from dagviz.home import ensure_dagviz_home
 from dagviz.server.secret_key import secret_key
 from dagviz.workspace_file import workspace_entries
@@ -84,6 +85,27 @@ DAGVIZ_AUTH = env_bool("DAGVIZ_AUTH", False)
 ALLOWED_HOSTS = env_list("DAGVIZ_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("DAGVIZ_CSRF_TRUSTED_ORIGINS", [])
 
+# Always: cookies out of reach of scripts (session) and of other sites' requests, no framing, no MIME
+# sniffing, no full URLs (which hold run ids) sent to other sites.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# DAGVIZ_HTTPS=on behind a proxy that terminates TLS and sets X-Forwarded-Proto (docs/deploy.md): cookies
+# over HTTPS only, plain HTTP redirected (except the load balancer's /healthz), HSTS. Off by default, so
+# plain HTTP on a laptop's loopback keeps working.
+DAGVIZ_HTTPS = env_bool("DAGVIZ_HTTPS", False)
+if DAGVIZ_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # 0 turns HSTS off; the subdomains are the site's own (*.dagviz.example.com), preload only takes
+    # effect if someone submits the domain to the browsers' list.
+    SECURE_HSTS_SECONDS = env_int("DAGVIZ_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
+
 INSTALLED_APPS = [
     # daphne first, so `runserver` serves the ASGI application (websockets included).
     "daphne",
@@ -95,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "graphene_django",
+    "axes",
     "runs",
 ]
 
@@ -106,9 +129,30 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # With DAGVIZ_AUTH on: `Authorization: Bearer` signs a request in, pages need a signed-in user.
+    "runs.auth.middleware.BearerTokenMiddleware",
+    "runs.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes first: it refuses a locked-out username or address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login"
+# Login throttling: this many failed sign-ins lock the username, and separately the client address,
+# for the cool-off time. Behind a proxy, `dagviz webserver --proxy-headers` gives the client's address.
+AXES_FAILURE_LIMIT = env_int("DAGVIZ_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DAGVIZ_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "runs.auth.views.lockout_response"
 
 ROOT_URLCONF = "dagviz.server.urls"
 WSGI_APPLICATION = "dagviz.server.wsgi.application"
@@ -124,6 +168,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "runs.auth.context.auth_context",
             ],
         },
     },
@@ -169,6 +214,10 @@ DAGVIZ_MAX_CONCURRENT_RUNS = env_int("DAGVIZ_MAX_CONCURRENT_RUNS", 4)
 # Stored log messages, error messages and failure reasons; error stacks: longer text is cut with a marker.
 DAGVIZ_MAX_STORED_MESSAGE_CHARS = env_int("DAGVIZ_MAX_STORED_MESSAGE_CHARS", 64 * 1024)
 DAGVIZ_MAX_STORED_STACK_CHARS = env_int("DAGVIZ_MAX_STORED_STACK_CHARS", 256 * 1024)
+# Dask schedulers (exact, tcp:// assumed) and output store URLs (and what lies under them) a launched
+# run may name, beyond the deployment's own defaults; empty: the defaults only (docs/security.md).
+DAGVIZ_DASK_ADDRESSES = env_list("DAGVIZ_DASK_ADDRESSES", [])
+DAGVIZ_OUTPUT_STORES = env_list("DAGVIZ_OUTPUT_STORES", [])
 # The daemon deletes finished runs that ended more than this many days ago; 0 keeps every run.
 DAGVIZ_RETENTION_DAYS = env_int("DAGVIZ_RETENTION_DAYS", 0)
 
@@ -179,8 +228,21 @@ DAGVIZ_EVENT_WAKEUP = env_str("DAGVIZ_EVENT_WAKEUP", "auto")
 GRAPHENE = {
     "SCHEMA": "runs.graphql.api.schema",
     "SUBSCRIPTION_PATH": "/graphql",
-    "MIDDLEWARE": ["runs.graphql.nul_guard.NulByteMiddleware"],
+    # The role check (runs/auth/graphql.py) applies to HTTP and websockets alike.
+    "MIDDLEWARE": ["runs.graphql.nul_guard.NulByteMiddleware", "runs.auth.graphql.RoleMiddleware",
+                   "runs.graphql.limits.TimeBudgetMiddleware"],
 }
+
+# What one GraphQL request may ask for (runs/graphql/limits.py; docs/security.md, "Query limits").
+# The UI's largest query (the run page's index, 1,000 steps a page) has depth 6, 12 fields and cost 12,001.
+DAGVIZ_GRAPHQL_MAX_QUERY_CHARS = env_int("DAGVIZ_GRAPHQL_MAX_QUERY_CHARS", 100_000)
+DAGVIZ_GRAPHQL_MAX_TOKENS = env_int("DAGVIZ_GRAPHQL_MAX_TOKENS", 1_000)
+DAGVIZ_GRAPHQL_MAX_DEPTH = env_int("DAGVIZ_GRAPHQL_MAX_DEPTH", 15)
+DAGVIZ_GRAPHQL_MAX_FIELDS = env_int("DAGVIZ_GRAPHQL_MAX_FIELDS", 500)
+DAGVIZ_GRAPHQL_MAX_ALIASES = env_int("DAGVIZ_GRAPHQL_MAX_ALIASES", 50)
+DAGVIZ_GRAPHQL_MAX_COST = env_int("DAGVIZ_GRAPHQL_MAX_COST", 50_000)
+DAGVIZ_GRAPHQL_TIME_BUDGET_SECONDS = env_float("DAGVIZ_GRAPHQL_TIME_BUDGET_SECONDS", 10.0)
+DAGVIZ_GRAPHQL_MAX_PREVIEWS = env_int("DAGVIZ_GRAPHQL_MAX_PREVIEWS", 100)
 
 LOG_LEVEL = env_str("DAGVIZ_LOG_LEVEL", "INFO").upper()
 LOGGING: dict[str, Any] = {
@@ -199,5 +261,7 @@ LOGGING: dict[str, Any] = {
         # The servers print their own start-up line; these libraries' INFO lines are noise there.
         "daphne": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "watchfiles": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # Failed sign-ins and lockouts are warnings; its INFO start-up line would be printed by every command.
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -54,3 +54,9 @@ class PythonError(graphene.ObjectType):
 
     message = graphene.String(required=True)
     class_name = graphene.String(required=True)
+
+
+class UnauthorizedError(graphene.ObjectType):
+    """The caller's role does not allow this mutation; nothing was done."""
+
+    message = graphene.String(required=True, description="Which role the mutation needs and which the caller has.")

@@ -14,6 +14,7 @@ from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from dagviz.workspace import Workspace
 from runs.graphql.enums import InputKind
 from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, RunConfigValidationInvalid
+from runs.services.allowlists import check_launch_reach
 from runs.services.op_selection import parse_op_selection
 from runs.workspace import get_workspace
 
@@ -136,7 +137,8 @@ class JobQueries(graphene.ObjectType):
             job = get_workspace().get(job_name)
             target = job.get_subset(parse_op_selection(op_selection))
             config = bounded_dict(run_config, "runConfig")
-            resolve_run_config(job.name, target.nodes, config, resource_defs=target.resource_defs)
+            resolved = resolve_run_config(job.name, target.nodes, config, resource_defs=target.resource_defs)
+            check_launch_reach(job.name, config, resolved)  # what launchRun would refuse too
         except UnknownJobError as error:
             return JobNotFoundError(message=str(error))
         except InvalidOpSelection as error:

@@ -102,6 +102,9 @@ class RunType(graphene.ObjectType):
     parent_run_id = graphene.ID()
     root_run_id = graphene.ID()
     failure_reason = graphene.String()
+    launched_by = graphene.String(description='Who launched (or re-executed into) this run: a username, "cli:USER" '
+                                              'for the command line; null when unknown.')
+    terminated_by = graphene.String(description="Who terminated this run, like launchedBy; null if nobody did.")
     child_run_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
     node_stats = graphene.List(graphene.NonNull(NodeStats), required=True, node=graphene.String())
     steps = graphene.Field(
@@ -127,6 +130,14 @@ class RunType(graphene.ObjectType):
     @staticmethod
     def resolve_failure_reason(run, info):
         return run.failure_reason or None
+
+    @staticmethod
+    def resolve_launched_by(run, info):
+        return run.launched_by or None
+
+    @staticmethod
+    def resolve_terminated_by(run, info):
+        return run.terminated_by or None
 
     @staticmethod
     def resolve_duration_ms(run, info):

@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 import graphene
 
 from dagviz.execution.events import DynamicOutputYielded, StepFailed, StepOutput
-from dagviz.storage.output_store import open_output_store
 from runs.graphql.enums import MetadataSource, StepStatus
+from runs.graphql.limits import heavy_field
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.models import Event, Step
 
-PREVIEW_CHARS = 500
+PREVIEW_NOT_RECORDED = "<preview not recorded>"  # an output written before dagviz stored previews
 MAX_DYNAMIC_METADATA = 1000  # keys of one emitter whose output metadata a step lists (the first yielded)
 
 
@@ -24,7 +24,12 @@ def epoch_to_datetime(value: float | None) -> datetime | None:
 class StepError(graphene.ObjectType):
     message = graphene.String(required=True)
     class_name = graphene.String()
-    stack = graphene.String()
+    stack = graphene.String(description="Up to 256 KiB of text: resolved for a limited number of steps per request.")
+
+    @staticmethod
+    @heavy_field
+    def resolve_stack(error, info):
+        return error.stack
 
     @staticmethod
     def from_dict(error: dict | None) -> "StepError | None":
@@ -136,7 +141,8 @@ class StepType(StepFields, graphene.ObjectType):
 
     attempts = graphene.List(graphene.NonNull(StepAttempt), required=True)
     logs = graphene.Field(LogConnection, required=True, after=graphene.String(), first=graphene.Int())
-    output_preview = graphene.String(description="A short text preview of the step's first output.")
+    output_preview = graphene.String(description="A short text preview of the step's first output, made when it "
+                                                 "was written (DAGVIZ_OUTPUT_PREVIEW_CHARS long at most).")
     metadata = graphene.List(graphene.NonNull(MetadataEntry), required=True,
                              description="Metadata of the step's outputs (by output and mapping key) and of its "
                                          "failure, one entry per label.")
@@ -161,6 +167,7 @@ class StepType(StepFields, graphene.ObjectType):
         return build_connection(LogConnection, rows, size, lambda entry: entry.cursor)
 
     @staticmethod
+    @heavy_field  # text of every step's output: bounded per request, since one query can name thousands of steps
     def resolve_output_preview(step, info):
         return output_preview(step)
 
@@ -170,15 +177,14 @@ class StepType(StepFields, graphene.ObjectType):
 
 
 def output_preview(step: Step) -> str | None:
-    """``repr`` of the step's first output, cut to ``PREVIEW_CHARS`` (None when it produced none)."""
+    """The preview stored for the step's first output (None when it produced none).
+
+    Previews are made when outputs are written; the output itself is never read here, whatever its
+    size. Runs recorded before previews were stored say so instead.
+    """
     if not step.outputs:
         return None
-    ref = next(iter(step.outputs.values()))
-    try:
-        text = repr(open_output_store(step.run.output_store).get(ref))
-    except Exception as error:  # a preview must never break the page; say why it is missing
-        return f"<output not readable: {type(error).__name__}>"
-    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+    return step.output_previews.get(next(iter(step.outputs)), PREVIEW_NOT_RECORDED)
 
 
 StepConnection = connection_type(StepType, "Step")

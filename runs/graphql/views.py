@@ -10,8 +10,11 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from graphene_django.views import GraphQLView
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError
 
+from runs.auth.middleware import json_error
+from runs.auth.roles import auth_enabled, role_of
+from runs.graphql.limits import refuse_over_limits, within_limits
 from runs.graphql.request_bounds import BoundedJsonBodyMixin
 
 
@@ -73,6 +76,27 @@ def refuse_cross_site(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+AUTHENTICATION_REQUIRED = ("Authentication required: sign in, or send Authorization: Bearer TOKEN "
+                           "(see `dagviz tokens create`).")
+
+
+def refuse_without_role(request: HttpRequest) -> HttpResponse | None:
+    """With authentication on, the answer for a caller without a role (401 anonymous, 403 signed in); else None.
+
+    Answered before GraphQL runs, so an anonymous script learns how to authenticate instead of
+    getting one refused field after another. The role each field needs is checked by ``RoleMiddleware``.
+    """
+    if not auth_enabled():
+        return None
+    user = getattr(request, "user", None)
+    if role_of(user) is not None:
+        return None
+    if user is not None and user.is_authenticated:
+        return json_error(f"{user.get_username()} has no role; an admin must give it one (viewer, operator or admin).",
+                          403)
+    return json_error(AUTHENTICATION_REQUIRED, 401)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(ensure_csrf_cookie, name="dispatch")
 class DagvizGraphQLView(BoundedJsonBodyMixin, GraphQLView):
@@ -84,13 +108,27 @@ class DagvizGraphQLView(BoundedJsonBodyMixin, GraphQLView):
     """
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return refuse_cross_site(request) or super().dispatch(request, *args, **kwargs)
+        return refuse_cross_site(request) or refuse_without_role(request) or super().dispatch(request, *args, **kwargs)
+
+    def execute_graphql_request(self, request: HttpRequest, data: dict, query: str | None, variables: dict | None,
+                                operation_name: str | None, show_graphiql: bool = False) -> ExecutionResult | None:
+        # The query limits refuse an oversized document (HTTP 400) before graphene-django parses it
+        # for execution, which is then held to the time budget (runs/graphql/limits.py).
+        if isinstance(query, str) and query:
+            refused = refuse_over_limits(self.schema.graphql_schema, query, variables)
+            if refused:
+                return ExecutionResult(data=None, errors=refused)
+        return within_limits(super().execute_graphql_request)(request, data, query, variables, operation_name,
+                                                              show_graphiql)
 
     @staticmethod
     def format_error(error: Exception) -> dict:
         formatted = GraphQLView.format_error(error)
         original = getattr(error, "original_error", None)
-        if original is not None and not isinstance(original, GraphQLError) and not settings.DEBUG:
+        # Only an error with a path was raised while resolving a field; one without (a literal that
+        # a custom scalar cannot parse, found by validation) is the client's mistake, told as such.
+        if original is not None and not isinstance(original, GraphQLError) and error.path is not None \
+                and not settings.DEBUG:
             logger.error("GraphQL resolver failed", exc_info=original)
             formatted["message"] = f"Internal error ({type(original).__name__}); see the server log."
             formatted.pop("extensions", None)

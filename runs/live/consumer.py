@@ -3,6 +3,10 @@
 connection_init -> connection_ack; subscribe -> next* -> complete; ping -> pong. One asyncio
 task per operation, cancelled on ``complete`` and on disconnect. Queries and mutations run
 in a worker thread (they use the ORM); subscriptions stream from the event pump.
+
+With ``DAGVIZ_AUTH`` on, ``connection_init`` decides who the connection is: the user of the
+``Authorization: Bearer TOKEN`` in its payload, else the session's (the browser UI's cookie). Every
+operation runs as that user, with the same role check as HTTP (``RoleMiddleware``).
 """
 
 from __future__ import annotations
@@ -10,16 +14,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from graphene_django.settings import graphene_settings
 from graphene_django.views import instantiate_middleware
-from graphql import ExecutionResult, GraphQLError, OperationType, get_operation_ast, parse
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    get_operation_ast,
+)
 
+from runs.auth.graphql import refusal_message, unauthorized
+from runs.auth.roles import Action, auth_enabled, may, role_of
+from runs.auth.tokens import bearer_token, user_for_token
 from runs.graphql.api import schema
+from runs.graphql.limits import parse_within_limits, within_limits
 from runs.graphql.nul_guard import nul_path
 
 logger = logging.getLogger(__name__)
@@ -38,13 +56,48 @@ def _format_errors(errors: list[GraphQLError] | None) -> list[dict]:
     formatted = []
     for error in errors or []:
         original = getattr(error, "original_error", None)
-        if original is not None and not isinstance(original, GraphQLError) and not settings.DEBUG:
+        # As over HTTP: errors without a path come from validating the document, not from a resolver.
+        if original is not None and not isinstance(original, GraphQLError) and error.path is not None \
+                and not settings.DEBUG:
             logger.error("GraphQL resolver failed", exc_info=original)
             formatted.append({"message": f"Internal error ({type(original).__name__}); see the server log.",
                               "path": error.path})
         else:
             formatted.append(error.formatted)
     return formatted
+
+
+@dataclass
+class OperationContext:
+    """``info.context`` of an operation over the websocket: who it runs as, like ``request.user`` over HTTP."""
+
+    user: AbstractBaseUser | AnonymousUser
+
+
+def _authorization_of(payload: Any) -> Any:
+    """The ``Authorization`` value of a ``connection_init`` payload (either case of the key), or None."""
+    if not isinstance(payload, dict):
+        return None
+    return payload.get("Authorization", payload.get("authorization"))
+
+
+def _token_user(authorization: Any) -> AbstractBaseUser | None:
+    """The user of a ``Bearer TOKEN`` value; None for anything else or a token that is unknown or revoked."""
+    raw = bearer_token(authorization) if isinstance(authorization, str) else None
+    return user_for_token(raw) if raw else None
+
+
+def _has_role(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return role_of(user) is not None
+
+
+def _read_refusal(user: AbstractBaseUser | AnonymousUser, operation: OperationDefinitionNode) -> GraphQLError | None:
+    """The error refusing a subscription to a user who may not read, or None."""
+    if may(user, Action.READ):
+        return None
+    first = operation.selection_set.selections[0]
+    name = first.name.value if isinstance(first, FieldNode) else "subscription"
+    return unauthorized(refusal_message(name, Action.READ, user))
 
 
 def _result_payload(result: ExecutionResult) -> dict:
@@ -57,6 +110,8 @@ def _result_payload(result: ExecutionResult) -> dict:
 class GraphQLWSConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.acknowledged = False
+        # The session's user (channels' AuthMiddlewareStack); connection_init may replace it by a token's.
+        self.user = self.scope.get("user") or AnonymousUser()
         self.operations: dict[str, asyncio.Task] = {}
         if PROTOCOL not in self.scope.get("subprotocols", []):
             await self.accept()
@@ -92,6 +147,8 @@ class GraphQLWSConsumer(AsyncWebsocketConsumer):
             if self.acknowledged:
                 await self.close(code=TOO_MANY_INITS)
                 return
+            if not await self._authenticate(message.get("payload")):
+                return
             self.acknowledged = True
             await self.send_json({"type": "connection_ack"})
         elif kind == "ping":
@@ -106,6 +163,26 @@ class GraphQLWSConsumer(AsyncWebsocketConsumer):
                 task.cancel()
         else:
             await self.close(code=BAD_REQUEST)
+
+    async def _authenticate(self, payload: Any) -> bool:
+        """Decide who the connection is (auth on); False after closing it: 4403 for a bad token or a user
+        without a role, 4401 when nobody is signed in."""
+        if not auth_enabled():
+            return True
+        authorization = _authorization_of(payload)
+        if authorization is not None:
+            user = await database_sync_to_async(_token_user)(authorization)
+            if user is None:
+                await self.close(code=FORBIDDEN, reason="Forbidden")
+                return False
+            self.user = user
+        if not self.user.is_authenticated:
+            await self.close(code=UNAUTHORIZED, reason="Unauthorized")
+            return False
+        if not await database_sync_to_async(_has_role)(self.user):
+            await self.close(code=FORBIDDEN, reason="Forbidden")
+            return False
+        return True
 
     async def _subscribe(self, message: dict) -> None:
         if not self.acknowledged:
@@ -139,16 +216,18 @@ class GraphQLWSConsumer(AsyncWebsocketConsumer):
     async def _execute(self, operation_id: str, payload: dict) -> None:
         query, variables = payload["query"], payload.get("variables") or {}
         operation_name = payload.get("operationName")
-        try:
-            document = parse(query)
-        except GraphQLError as error:
-            await self._send_errors(operation_id, [error])
+        # Parsed off the event loop and within the query limits (runs/graphql/limits.py), so an oversized
+        # document is refused with an error message before anything runs and never stalls other connections.
+        document, errors = await sync_to_async(parse_within_limits, thread_sensitive=False)(
+            schema.graphql_schema, query, variables)
+        if errors or document is None:
+            await self._send_errors(operation_id, errors)
             return
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation != OperationType.SUBSCRIPTION:
-            result = await database_sync_to_async(schema.execute)(query, variable_values=variables,
-                                                                 operation_name=operation_name,
-                                                                 middleware=GRAPHQL_MIDDLEWARE)
+            result = await database_sync_to_async(within_limits(schema.execute))(
+                query, variable_values=variables, operation_name=operation_name,
+                context_value=OperationContext(self.user), middleware=GRAPHQL_MIDDLEWARE)
             if result.errors and result.data is None:
                 await self._send_errors(operation_id, result.errors)
                 return
@@ -158,7 +237,14 @@ class GraphQLWSConsumer(AsyncWebsocketConsumer):
             await self._send_errors(operation_id, [GraphQLError(f"Variable '{nul_path(variables)}' contains a NUL "
                                                                 "byte (\\x00), which is not allowed.")])
             return
-        stream = await schema.subscribe(query, variable_values=variables, operation_name=operation_name)
+        # graphql-core's subscribe takes no middleware either: the role is checked here (a role taken
+        # away after the connection started stops new operations).
+        refused = await database_sync_to_async(_read_refusal)(self.user, operation)
+        if refused is not None:
+            await self._send_errors(operation_id, [refused])
+            return
+        stream = await schema.subscribe(query, variable_values=variables, operation_name=operation_name,
+                                        context_value=OperationContext(self.user))
         if isinstance(stream, ExecutionResult):  # validation failed, or the subscription could not start
             await self._send_errors(operation_id, stream.errors)
             return

@@ -18,6 +18,7 @@ from dagviz.execution.executors import EXECUTOR_NAMES, check_executor_available
 from dagviz.home import default_output_store_url
 from runs.lifecycle import move_run
 from runs.models import ACTIVE_STATUSES, Run, RunStatus
+from runs.services.allowlists import check_launch_reach
 from runs.services.op_selection import parse_op_selection
 from runs.workspace import get_workspace
 
@@ -25,12 +26,14 @@ from runs.workspace import get_workspace
 def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None = None,
                executor: str | None = None, *, parent: Run | None = None,
                step_selection: dict | None = None, output_store: str | None = None,
-               op_selection: str | Sequence[str] | None = None) -> Run:
+               op_selection: str | Sequence[str] | None = None, actor: str = "") -> Run:
     """Create a QUEUED run (after validating everything) and start it if fewer than the limit are running.
 
     With ``op_selection`` (``["op", "*op", "op+", "graph.op"]``) the run executes only those ops,
-    and the run config is checked against that subset of the job. Raises ``UnknownJobError``,
-    ``InvalidOpSelectionError`` or ``InvalidConfigError`` before anything is written.
+    and the run config is checked against that subset of the job. ``actor`` is recorded as who launched
+    it (a username, "cli:USER", or "" when unknown). Raises ``UnknownJobError``,
+    ``InvalidOpSelectionError`` or ``InvalidConfigError`` before anything is written, the latter also for a
+    Dask address or output store outside the allowlists (``runs/services/allowlists.py``).
     """
     job = get_workspace().get(job_name)
     selection = parse_op_selection(op_selection)
@@ -41,11 +44,13 @@ def launch_run(job_name: str, run_config: dict | None = None, tags: dict | None 
     if executor not in EXECUTOR_NAMES:
         raise DagvizError(f"Unknown executor '{executor}'; valid executors: {', '.join(EXECUTOR_NAMES)}.")
     check_executor_available(executor)  # e.g. dask without the dask extra: refused here, not in the worker
+    output_store = output_store or default_output_store_url()
+    check_launch_reach(job.name, run_config, config, output_store)
     run = Run.objects.create(
         job_name=job.name, run_config=run_config, tags=dict(tags or {}), executor=executor,
-        output_store=output_store or default_output_store_url(), parent_run=parent,
+        output_store=output_store, parent_run=parent,
         root_run_id=(parent.root_run_id or parent.id) if parent else None, step_selection=step_selection,
-        op_selection=selection,
+        op_selection=selection, launched_by=actor,
     )
     dispatch_queued_runs()
     run.refresh_from_db()

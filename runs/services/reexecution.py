@@ -28,17 +28,20 @@ REUSABLE = (StepStatus.SUCCESS.value, StepStatus.REUSED.value)
 
 def load_parent_record(run: Run) -> ParentRecord:
     """What ``run`` left behind: every step's status, the outputs of those that produced them, its keys."""
-    statuses, outputs = {}, {}
-    for key, status, step_outputs in Step.objects.filter(run=run).values_list("key", "status", "outputs"):
+    statuses, outputs, previews = {}, {}, {}
+    rows = Step.objects.filter(run=run).values_list("key", "status", "outputs", "output_previews")
+    for key, status, step_outputs, step_previews in rows:
         statuses[key] = StepStatus(status)
         if status in REUSABLE:
             outputs[key] = step_outputs
+            previews[key] = step_previews
     dynamic: dict[tuple[str, str], list[tuple[str, str]]] = {}
     records = (DynamicOutputRecord.objects.filter(run=run).order_by("step_key", "output_name", "position")
                .values_list("step_key", "output_name", "mapping_key", "ref"))
     for step_key, output_name, mapping_key, ref in records:
         dynamic.setdefault((step_key, output_name), []).append((mapping_key, ref))
-    return ParentRecord(str(run.id), run.job_name, run.status == RunStatus.SUCCESS, statuses, outputs, dynamic)
+    return ParentRecord(str(run.id), run.job_name, run.status == RunStatus.SUCCESS, statuses, outputs, dynamic,
+                        previews)
 
 
 def _parent_run(parent: Run, strategy: ReexecutionStrategy | str, step_keys: Iterable[str] | None) -> tuple:
@@ -57,8 +60,10 @@ def plan_reexecution(parent_run_id: str, strategy: ReexecutionStrategy | str,
 
 
 def reexecute(parent_run_id: str, strategy: ReexecutionStrategy | str, step_keys: list[str] | None = None,
-              executor: str | None = None) -> Run:
+              executor: str | None = None, actor: str = "") -> Run:
     """Launch a run that re-executes ``parent_run_id`` with ``strategy``, reusing outputs where it can.
+
+    ``actor`` (who re-executes) is recorded as the new run's launcher.
 
     The child runs the same ops as its parent: a run of an op selection is re-executed with that selection.
     """
@@ -68,7 +73,7 @@ def reexecute(parent_run_id: str, strategy: ReexecutionStrategy | str, step_keys
     selection = {"strategy": strategy.value, "step_keys": list(step_keys or [])}
     return launch_run(parent.job_name, parent.run_config, parent.tags, executor or parent.executor,
                       parent=parent, step_selection=selection, output_store=parent.output_store,
-                      op_selection=parent.op_selection)
+                      op_selection=parent.op_selection, actor=actor)
 
 
 def parent_run_of(run: Run, job: "JobDefinition") -> ParentRun:

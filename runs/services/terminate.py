@@ -14,18 +14,20 @@ from runs.services.worker_process import ELSEWHERE, GONE, OTHER, worker_process_
 CANCELED_BEFORE_START = "Canceled before it started."
 
 
-def terminate_run(run_id: str) -> Run:
+def terminate_run(run_id: str, actor: str = "") -> Run:
     """Cancel a queued run, or move a running one to CANCELING and signal its worker (SIGTERM).
 
     A worker that has not claimed its run yet finds it CANCELING and ends it CANCELED without
     running anything; a running worker cancels its steps. The monitor kills the worker's
-    process group if it has not stopped within a grace period.
+    process group if it has not stopped within a grace period. ``actor`` is recorded as who terminated
+    it, by the call that moves it (a run already CANCELING keeps its first terminator).
     """
     run = get_run(run_id)
-    if run.status == RunStatus.QUEUED and move_run(run.id, RunStatus.CANCELED, failure_reason=CANCELED_BEFORE_START):
+    if run.status == RunStatus.QUEUED and move_run(run.id, RunStatus.CANCELED, terminated_by=actor,
+                                                   failure_reason=CANCELED_BEFORE_START):
         return get_run(run_id)
     if run.status in (RunStatus.STARTING, RunStatus.STARTED) and move_run(run.id, RunStatus.CANCELING,
-                                                                          canceling_since=now()):
+                                                                          canceling_since=now(), terminated_by=actor):
         run = get_run(run_id)
         if run.started_at is not None:  # the worker has claimed the run, so its SIGTERM handler is set
             signal_worker(run, signal.SIGTERM)
@@ -34,7 +36,7 @@ def terminate_run(run_id: str) -> Run:
     if run.status == RunStatus.CANCELING:
         return run
     if run.status in (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.STARTED):
-        return terminate_run(run_id)  # it moved on between our reads; decide again
+        return terminate_run(run_id, actor)  # it moved on between our reads; decide again
     raise RunNotTerminableError(f"Run {run_id} has already finished ({run.status}); there is nothing to terminate.")
 
 

@@ -3,7 +3,7 @@
 import graphene
 
 from runs.errors import RunNotDeletableError, UnknownRunError
-from runs.graphql.errors import RunNotFoundError
+from runs.graphql.errors import RunNotFoundError, UnauthorizedError
 from runs.services.retention import delete_runs
 
 
@@ -18,7 +18,7 @@ class DeleteRunFailure(graphene.ObjectType):
 
 class DeleteRunResult(graphene.Union):
     class Meta:
-        types = (DeleteRunSuccess, DeleteRunFailure, RunNotFoundError)
+        types = (DeleteRunSuccess, DeleteRunFailure, RunNotFoundError, UnauthorizedError)
 
 
 class DeleteRun(graphene.Mutation):

@@ -7,7 +7,14 @@ import graphene
 from dagviz.config.safe_yaml import bounded_dict
 from dagviz.errors import DagvizError, InvalidConfigError, UnknownJobError
 from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
-from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, PythonError, RunConfigValidationInvalid
+from runs.auth.graphql import actor_of
+from runs.graphql.errors import (
+    InvalidOpSelectionError,
+    JobNotFoundError,
+    PythonError,
+    RunConfigValidationInvalid,
+    UnauthorizedError,
+)
 from runs.graphql.runs import RunType
 from runs.services.launch import launch_run
 
@@ -18,7 +25,8 @@ class LaunchRunSuccess(graphene.ObjectType):
 
 class LaunchRunResult(graphene.Union):
     class Meta:
-        types = (LaunchRunSuccess, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError, PythonError)
+        types = (LaunchRunSuccess, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError, PythonError,
+                 UnauthorizedError)
 
 
 def launch_result(launch: Callable[[], Any], other_errors: Callable[[Exception], Any] | None = None) -> Any:
@@ -51,4 +59,5 @@ class LaunchRun(graphene.Mutation):
     @staticmethod
     def mutate(root, info, job_name, run_config=None, tags=None, executor=None, op_selection=None):
         return launch_result(lambda: launch_run(job_name, bounded_dict(run_config, "runConfig"),
-                                                bounded_dict(tags, "tags"), executor, op_selection=op_selection))
+                                                bounded_dict(tags, "tags"), executor, op_selection=op_selection,
+                                                actor=actor_of(info)))

@@ -6,6 +6,7 @@ from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from dagviz.errors import InvalidStepKeyError as InvalidStepKey
 from dagviz.execution.reexecution import ReexecutionError as CannotReexecute
 from runs.errors import RunNotFinishedError, UnknownRunError
+from runs.auth.graphql import actor_of
 from runs.graphql.enums import ReexecutionStrategy, enum_value
 from runs.graphql.errors import (
     InvalidOpSelectionError,
@@ -15,6 +16,7 @@ from runs.graphql.errors import (
     ReexecutionError,
     RunConfigValidationInvalid,
     RunNotFoundError,
+    UnauthorizedError,
 )
 from runs.graphql.mutations.launch import LaunchRunSuccess, launch_result
 from runs.services.reexecution import plan_reexecution, reexecute
@@ -29,13 +31,14 @@ class ReexecutionPlan(graphene.ObjectType):
 
 class ReexecutionPlanResult(graphene.Union):
     class Meta:
-        types = (ReexecutionPlan, RunNotFoundError, InvalidStepKeyError, ReexecutionError, PythonError)
+        types = (ReexecutionPlan, RunNotFoundError, InvalidStepKeyError, ReexecutionError, PythonError,
+                 UnauthorizedError)
 
 
 class ReexecuteRunResult(graphene.Union):
     class Meta:
         types = (LaunchRunSuccess, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError,
-                 RunNotFoundError, InvalidStepKeyError, ReexecutionError, PythonError)
+                 RunNotFoundError, InvalidStepKeyError, ReexecutionError, PythonError, UnauthorizedError)
 
 
 def reexecution_error(error: Exception) -> object | None:
@@ -80,4 +83,5 @@ class ReexecuteRun(graphene.Mutation):
 
     @staticmethod
     def mutate(root, info, parent_run_id, strategy, step_keys=None):
-        return launch_result(lambda: reexecute(parent_run_id, enum_value(strategy), step_keys), reexecution_error)
+        return launch_result(lambda: reexecute(parent_run_id, enum_value(strategy), step_keys, actor=actor_of(info)),
+                             reexecution_error)

@@ -3,7 +3,8 @@
 import graphene
 
 from runs.errors import RunNotTerminableError, UnknownRunError
-from runs.graphql.errors import RunNotFoundError
+from runs.auth.graphql import actor_of
+from runs.graphql.errors import RunNotFoundError, UnauthorizedError
 from runs.graphql.runs import RunType
 from runs.services.terminate import terminate_run
 
@@ -18,7 +19,7 @@ class TerminateRunFailure(graphene.ObjectType):
 
 class TerminateRunResult(graphene.Union):
     class Meta:
-        types = (TerminateRunSuccess, TerminateRunFailure, RunNotFoundError)
+        types = (TerminateRunSuccess, TerminateRunFailure, RunNotFoundError, UnauthorizedError)
 
 
 class TerminateRun(graphene.Mutation):
@@ -30,7 +31,7 @@ class TerminateRun(graphene.Mutation):
     @staticmethod
     def mutate(root, info, run_id):
         try:
-            return TerminateRunSuccess(run=terminate_run(run_id))
+            return TerminateRunSuccess(run=terminate_run(run_id, actor=actor_of(info)))
         except UnknownRunError as error:
             return RunNotFoundError(message=str(error))
         except RunNotTerminableError as error:

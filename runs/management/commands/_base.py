@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import time
@@ -29,6 +30,14 @@ class DagvizCommand(BaseCommand):
 
     def emit(self, data: dict, as_json: bool, text: str) -> None:
         self.stdout.write(json.dumps(data) if as_json else text)
+
+
+def cli_actor() -> str:
+    """Who a command acts as, recorded on the runs it launches or terminates: "cli:" and the OS user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in the environment and none for this uid in the password database
+        return "cli"
 
 
 def wait_for_run(run_id: Any, poll_seconds: float = 0.2) -> Run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagviz.config.run_config import load_run_config
 from dagviz.execution.executors import EXECUTOR_NAMES
-from runs.management.commands._base import DagvizCommand, report_launch
+from runs.management.commands._base import DagvizCommand, cli_actor, report_launch
 from runs.services.launch import launch_run
 
 
@@ -22,5 +22,6 @@ class Command(DagvizCommand):
 
     def handle(self, *args, job: str, config: str | None, executor: str | None, op_selection: str | None,
                wait: bool, json: bool, **options):
-        run = launch_run(job, load_run_config(config), executor=executor, op_selection=op_selection)
+        run = launch_run(job, load_run_config(config), executor=executor, op_selection=op_selection,
+                         actor=cli_actor())
         report_launch(self, run, wait, json)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dagviz.execution.reexecution import ReexecutionStrategy
-from runs.management.commands._base import DagvizCommand, report_launch
+from runs.management.commands._base import DagvizCommand, cli_actor, report_launch
 from runs.services.reexecution import plan_reexecution, reexecute
 
 
@@ -36,7 +36,7 @@ class Command(DagvizCommand):
                       f"to execute ({len(plan.to_execute)}): {', '.join(plan.to_execute)}\n"
                       f"reused ({len(plan.reused)}): {', '.join(plan.reused)}")
             return
-        report_launch(self, reexecute(run_id, strategy, step_keys), wait, json)
+        report_launch(self, reexecute(run_id, strategy, step_keys, actor=cli_actor()), wait, json)
 
 
 def _split(keys: str) -> list[str]:

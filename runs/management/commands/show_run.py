@@ -27,11 +27,16 @@ class Command(DagvizCommand):
             "run_id": str(run.id), "job": run.job_name, "status": run.status,
             "parent_run_id": str(run.parent_run_id) if run.parent_run_id else None,
             "root_run_id": str(run.root_run_id) if run.root_run_id else None,
-            "failure_reason": run.failure_reason or None, "steps": steps,
+            "failure_reason": run.failure_reason or None,
+            "launched_by": run.launched_by or None, "terminated_by": run.terminated_by or None, "steps": steps,
         }
         lines = [f"Run {run.id} of job '{run.job_name}': {run.status}"]
         if run.failure_reason:
             lines.append(f"Reason: {run.failure_reason}")
+        if run.launched_by:
+            lines.append(f"Launched by: {run.launched_by}")
+        if run.terminated_by:
+            lines.append(f"Terminated by: {run.terminated_by}")
         lines += [f"  {s['key']:<40} {s['status']:<8} attempts={s['attempts']}"
                   + (f"  {s['error']}" if s["error"] else "") for s in steps]
         self.emit(data, json, "\n".join(lines))

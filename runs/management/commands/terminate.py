@@ -1,6 +1,6 @@
 """``manage.py terminate RUN_ID``: cancel a queued run or stop a running one."""
 
-from runs.management.commands._base import DagvizCommand
+from runs.management.commands._base import DagvizCommand, cli_actor
 from runs.services.terminate import terminate_run
 
 
@@ -12,5 +12,5 @@ class Command(DagvizCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, run_id: str, json: bool, **options):
-        run = terminate_run(run_id)
+        run = terminate_run(run_id, actor=cli_actor())
         self.emit({"run_id": str(run.id), "status": run.status}, json, f"Run {run.id}: {run.status}")

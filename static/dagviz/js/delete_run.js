@@ -5,7 +5,8 @@ import { graphql } from "./graphql.js";
 import { isFinishedRun } from "./status.js";
 
 const DELETE = `mutation DeleteRun($runId: ID!) { deleteRun(runId: $runId) {
-  __typename ... on DeleteRunFailure { message } ... on RunNotFoundError { message } } }`;
+  __typename ... on DeleteRunFailure { message } ... on RunNotFoundError { message }
+  ... on UnauthorizedError { message } } }`;
 
 const FINISHED_TITLE = "Delete the run, its events, worker log and stored outputs";
 const ACTIVE_TITLE = "The run is still going: terminate it (or wait for it to finish), then delete it";

@@ -9,7 +9,7 @@ const PREVIEW = `mutation Preview($parentRunId: ID!, $strategy: ReexecutionStrat
   previewReexecution(parentRunId: $parentRunId, strategy: $strategy, stepKeys: $stepKeys) {
     __typename ... on ReexecutionPlan { toExecute reused }
     ... on RunNotFoundError { message } ... on InvalidStepKeyError { message }
-    ... on ReexecutionError { message } ... on PythonError { message } } }`;
+    ... on ReexecutionError { message } ... on PythonError { message } ... on UnauthorizedError { message } } }`;
 
 const REEXECUTE = `mutation Reexecute($parentRunId: ID!, $strategy: ReexecutionStrategy!, $stepKeys: [String!]) {
   reexecuteRun(parentRunId: $parentRunId, strategy: $strategy, stepKeys: $stepKeys) {
@@ -17,7 +17,7 @@ const REEXECUTE = `mutation Reexecute($parentRunId: ID!, $strategy: ReexecutionS
     ... on RunConfigValidationInvalid { errors { path message } } ... on JobNotFoundError { message }
     ... on InvalidOpSelectionError { message }
     ... on RunNotFoundError { message } ... on InvalidStepKeyError { message }
-    ... on ReexecutionError { message } ... on PythonError { message } } }`;
+    ... on ReexecutionError { message } ... on PythonError { message } ... on UnauthorizedError { message } } }`;
 
 const TITLES = { FROM_FAILURE: "Re-execute failed keys", SELECTED: "Re-execute selected keys", ALL: "Re-execute all" };
 const LIST_LIMIT = 500;

@@ -6,7 +6,8 @@ import { graphql } from "./graphql.js";
 import { isFinishedRun, setStatusClass } from "./status.js";
 
 const TERMINATE = `mutation Terminate($runId: ID!) { terminateRun(runId: $runId) {
-  __typename ... on TerminateRunSuccess { run { status } } ... on TerminateRunFailure { message } ... on RunNotFoundError { message } } }`;
+  __typename ... on TerminateRunSuccess { run { status } } ... on TerminateRunFailure { message } ... on RunNotFoundError { message }
+  ... on UnauthorizedError { message } } }`;
 
 export function createRunHeader(root, state) {
   const statusBadge = root.querySelector("[data-testid=run-status]");

@@ -25,6 +25,7 @@ const LAUNCH = `mutation Launch($jobName: String!, $runConfig: JSONString, $exec
     ... on InvalidOpSelectionError { message }
     ... on JobNotFoundError { message }
     ... on PythonError { message className }
+    ... on UnauthorizedError { message }
   }
 }`;
 
