@@ -30,22 +30,27 @@ class AddResult:
     created: bool
     password_changed: bool
     reactivated: bool
+    password_weaknesses: tuple[str, ...] = ()  # what the validators said of a password that was accepted anyway
 
 
-def check_password(password: str, user: AbstractBaseUser) -> None:
-    """Django's password validators (``AUTH_PASSWORD_VALIDATORS``); AccountError with their messages."""
+def password_weaknesses(password: str, user: AbstractBaseUser) -> tuple[str, ...]:
+    """What Django's password validators (``AUTH_PASSWORD_VALIDATORS``) say against ``password``; () if nothing."""
     if not password:
         raise AccountError("The password is empty.")
     try:
         validate_password(password, user=user)
     except ValidationError as error:
-        raise AccountError(" ".join(error.messages)) from None
+        return tuple(error.messages)
+    return ()
 
 
-def add_user(username: str, role: Role, password: str | None) -> AddResult:
+def add_user(username: str, role: Role, password: str | None, strict: bool = True) -> AddResult:
     """Create ``username`` with ``role``, or give an existing user that role (and ``password`` if given).
 
     A new user needs a password. An inactive user is reactivated: adding is how a removed user comes back.
+    A password the validators refuse is an AccountError when ``strict``; otherwise it is set and the
+    result lists the validators' messages (as Django's non-interactive ``createsuperuser`` accepts a
+    password given on its command line).
     """
     model = get_user_model()
     username = username.strip()
@@ -58,15 +63,18 @@ def add_user(username: str, role: Role, password: str | None) -> AddResult:
             if password is None:
                 raise AccountError("A new user needs a password (--password, or type it when asked).")
             user = model(**{model.USERNAME_FIELD: username})
+        weaknesses: tuple[str, ...] = ()
         if password is not None:
-            check_password(password, user)
+            weaknesses = password_weaknesses(password, user)
+            if weaknesses and strict:
+                raise AccountError(" ".join(weaknesses))
             user.set_password(password)
         reactivated = not created and not user.is_active
         user.is_active = True
         user.is_staff = user.is_superuser = role is Role.ADMIN
         user.save()
         set_role(user, role)
-    return AddResult(user, role, created, password is not None, reactivated)
+    return AddResult(user, role, created, password is not None, reactivated, weaknesses)
 
 
 def deactivate_user(username: str) -> int:
