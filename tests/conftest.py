@@ -62,4 +62,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # One browser and one UI server per session, shared by tests/ui and tests/security (Playwright's sync
 # API allows one instance per thread); imported after DAGVIZ_HOME is settled above.
+@pytest.fixture(autouse=True)
+def restore_reloaded_modules():
+    """Put back the modules a test re-imported (``reloadWorkspace`` reloads the workspace's, e.g. dagviz.examples).
+
+    Other test modules hold job objects imported from the originals; a process may only hand a job to
+    other processes while its module still holds that very object (``dagviz.workspace.pointer_for``).
+    """
+    before = dict(sys.modules)
+    yield
+    replaced = {name: module for name, module in before.items() if sys.modules.get(name) is not module}
+    if not replaced:
+        return
+    sys.modules.update(replaced)
+    for name, module in replaced.items():
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            setattr(sys.modules[parent], child, module)
+    from runs import workspace  # the cached workspace holds the re-imported jobs: rebuild it on next use
+
+    workspace._cached = None
+
+
 from tests.browser import browser, ui_server  # noqa: E402, F401
