@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,9 @@ def restore_reloaded_modules():
     sys.modules.update(replaced)
     for name, module in replaced.items():
         parent, _, child = name.rpartition(".")
-        if parent in sys.modules:
+        # The import system binds a submodule as its package's attribute; a package may rebind that name
+        # (dagviz.examples: `from .flaky_fanout import flaky_fanout`, a job), which must stay as it is.
+        if isinstance(getattr(sys.modules.get(parent), child, None), types.ModuleType):
             setattr(sys.modules[parent], child, module)
     from runs import workspace  # the cached workspace holds the re-imported jobs: rebuild it on next use
 
