@@ -12,7 +12,7 @@ from typing import Any, Callable
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLUnionType, OperationType, get_named_type
 
-from runs.auth.roles import ROLE_NEEDED, Action, Role, actor_name, allows, auth_enabled, role_of
+from runs.auth.roles import ROLE_NEEDED, Action, Role, actor_name, allows, auth_enabled, role_of, role_of_caller
 from runs.graphql.errors import UnauthorizedError
 
 UNAUTHORIZED_CODE = "UNAUTHORIZED"
@@ -34,15 +34,7 @@ def user_of(info: GraphQLResolveInfo) -> AbstractBaseUser | AnonymousUser | None
 
 def _role(info: GraphQLResolveInfo) -> Role | None:
     """The caller's role, read once per operation (a query of many aliased root fields makes one lookup)."""
-    context = info.context
-    if hasattr(context, "_dagviz_role"):
-        return context._dagviz_role
-    role = role_of(user_of(info))
-    try:
-        context._dagviz_role = role
-    except AttributeError:  # a context that takes no attributes (None): look up every time
-        pass
-    return role
+    return role_of_caller(info.context, user_of(info))
 
 
 def action_for(operation: OperationType, field_name: str) -> Action:

@@ -55,6 +55,22 @@ def role_of(user: AbstractBaseUser | AnonymousUser | None) -> Role | None:
     return held[-1] if held else None
 
 
+ROLE_ATTRIBUTE = "_dagviz_role"
+
+
+def role_of_caller(holder: object, user: AbstractBaseUser | AnonymousUser | None) -> Role | None:
+    """``role_of(user)``, looked up once per request or websocket operation and kept on ``holder`` (the
+    request, or the operation's context), since several checks of one request ask for it."""
+    if hasattr(holder, ROLE_ATTRIBUTE):
+        return getattr(holder, ROLE_ATTRIBUTE)
+    role = role_of(user)
+    try:
+        setattr(holder, ROLE_ATTRIBUTE, role)
+    except AttributeError:  # a holder that takes no attributes (None): look up every time
+        pass
+    return role
+
+
 def allows(role: Role | None, action: Action) -> bool:
     """Whether ``role`` may take ``action``."""
     if role is None:

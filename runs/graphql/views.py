@@ -13,7 +13,7 @@ from graphene_django.views import GraphQLView
 from graphql import ExecutionResult, GraphQLError
 
 from runs.auth.middleware import json_error
-from runs.auth.roles import auth_enabled, role_of
+from runs.auth.roles import auth_enabled, role_of_caller
 from runs.graphql.limits import refuse_over_limits, within_limits
 from runs.graphql.request_bounds import BoundedJsonBodyMixin
 
@@ -89,7 +89,7 @@ def refuse_without_role(request: HttpRequest) -> HttpResponse | None:
     if not auth_enabled():
         return None
     user = getattr(request, "user", None)
-    if role_of(user) is not None:
+    if role_of_caller(request, user) is not None:  # kept on the request for RoleMiddleware's checks
         return None
     if user is not None and user.is_authenticated:
         return json_error(f"{user.get_username()} has no role; an admin must give it one (viewer, operator or admin).",
