@@ -96,12 +96,16 @@ class Step(models.Model):
     skip_reason = models.TextField(blank=True)
     # output name -> short text preview, made where the output was written (the UI never loads outputs)
     output_previews = models.JSONField(default=dict)
+    # For a failed step: a short digest of its error's class and normalised message, so failures of one
+    # cause are one GROUP BY away (see dagviz.execution.error_signature).
+    error_signature = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_step_key_per_run")]
         indexes = [
             models.Index(fields=["run", "node", "status"]),
             models.Index(fields=["run", "order"]),
+            models.Index(fields=["run", "error_signature"]),
         ]
 
     def __str__(self) -> str:
@@ -129,6 +133,7 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["run", "id"]),
             models.Index(fields=["run", "step_key", "kind"]),  # a step's logs and events
+            models.Index(fields=["run", "kind", "id"]),  # the run log filtered by kind
         ]
 
     def __str__(self) -> str:

@@ -12,22 +12,25 @@ class StepStatus(str, Enum):
     FAILURE = "FAILURE"
     SKIPPED = "SKIPPED"
     REUSED = "REUSED"
+    CANCELED = "CANCELED"  # was running when its run was terminated
 
     @property
     def is_final(self) -> bool:
         return self in _FINAL
 
 
-_FINAL = frozenset({StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.SKIPPED, StepStatus.REUSED})
+_FINAL = frozenset({StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.SKIPPED, StepStatus.REUSED,
+                    StepStatus.CANCELED})
 
 # RUNNING -> PENDING is a retry; FAILURE -> FAILURE keeps a step failed when its run dies.
 ALLOWED_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
     StepStatus.PENDING: frozenset({StepStatus.RUNNING, StepStatus.SKIPPED, StepStatus.REUSED, StepStatus.FAILURE}),
-    StepStatus.RUNNING: frozenset({StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.PENDING}),
+    StepStatus.RUNNING: frozenset({StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.PENDING, StepStatus.CANCELED}),
     StepStatus.SUCCESS: frozenset(),
     StepStatus.FAILURE: frozenset(),
     StepStatus.SKIPPED: frozenset(),
     StepStatus.REUSED: frozenset(),
+    StepStatus.CANCELED: frozenset(),
 }
 
 
@@ -49,4 +52,5 @@ STATUS_AFTER_EVENT: dict[str, StepStatus] = {
     "STEP_UP_FOR_RETRY": StepStatus.PENDING,
     "STEP_SKIPPED": StepStatus.SKIPPED,
     "STEP_REUSED": StepStatus.REUSED,
+    "STEP_CANCELED": StepStatus.CANCELED,
 }
