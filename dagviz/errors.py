@@ -81,6 +81,10 @@ class DuplicateMappingKeyError(StepOutputError):
     """One step yielded the same mapping key twice for one dynamic output."""
 
 
+class MinSuccessRatioError(DagvizError):
+    """A tolerant collect (``.collect(min_success_ratio=...)``) saw too few of its keys succeed."""
+
+
 class DagvizExecutionError(DagvizError):
     """A run failed; raised by ``execute_in_process(raise_on_error=True)``.
 
@@ -173,3 +177,14 @@ def duplicate_mapping_key_message(op_name: str, mapping_key: str) -> str:
 def unknown_steps_message(unknown: list[str]) -> str:
     noun = "step" if len(unknown) == 1 else "steps"
     return f"Step selection refers to unknown {noun}: {', '.join(unknown)}"
+
+
+# -- dagviz's own sentences ----------------------------------------------------------------------------------
+
+def min_success_ratio_message(collected_node: str, input_name: str, step_key: str, succeeded: int, total: int,
+                              ratio: float, failed_keys: list[str], shown: int = 10) -> str:
+    """Why a tolerant collect's step failed: how many keys succeeded against the share it needs."""
+    more = f" and {len(failed_keys) - shown} more" if len(failed_keys) > shown else ""
+    return (f"Only {succeeded} of {total} keys of '{collected_node}' succeeded ({succeeded / total:.1%}), below "
+            f"min_success_ratio {ratio:g} of the collect into input '{input_name}' of step '{step_key}'. "
+            f"Failed: {', '.join(failed_keys[:shown])}{more}.")

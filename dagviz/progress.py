@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from typing import TextIO
 
-from dagviz.execution.events import Event, StepFailed, StepReused, StepSkipped, StepSucceeded
+from dagviz.execution.events import Event, StepCanceled, StepFailed, StepReused, StepSkipped, StepSucceeded
 from dagviz.execution.plan import Step
 from dagviz.execution.sinks import PlannedStep
 from dagviz.execution.status import StepStatus
@@ -43,7 +43,7 @@ class ProgressLine:
             return
         node = parse_step_key(event.step_key).node
         self._known[node].add(event.step_key)
-        if isinstance(event, (StepSucceeded, StepFailed, StepSkipped, StepReused)):
+        if isinstance(event, (StepSucceeded, StepFailed, StepSkipped, StepReused, StepCanceled)):
             self._done[node] += 1
             if isinstance(event, StepFailed):
                 self._failed[node] += 1

@@ -54,6 +54,8 @@ class InputSource:
     output: str | None = None
     default: Any = None
     sources: tuple["InputSource", ...] = ()  # for FANIN: one PLAIN source per list item
+    # for COLLECT: run with the keys that succeeded when at least this share of them did (None: every key must)
+    min_success_ratio: float | None = None
 
     def producers(self) -> tuple["InputSource", ...]:
         """The outputs this input reads: each item of a list input, or the input itself (none if unconnected)."""
@@ -76,16 +78,29 @@ class NodeSpec:
         return len(self.scope)
 
 
+def _checked_ratio(value: Any, handle: "OutputHandle") -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise InvalidDefinitionError(
+            f"Cannot .collect() output '{handle.output}' of '{handle.node}': min_success_ratio must be a number "
+            f"greater than 0 and at most 1 (the share of keys that must succeed), got {value!r}."
+        )
+    return float(value)
+
+
 class OutputHandle:
     """What composing an op returns: a reference to one of its outputs (not a value)."""
 
-    __slots__ = ("node", "output", "scope", "kind")
+    __slots__ = ("node", "output", "scope", "kind", "min_success_ratio")
 
-    def __init__(self, node: str, output: str, scope: Scope, kind: str) -> None:
+    def __init__(self, node: str, output: str, scope: Scope, kind: str,
+                 min_success_ratio: float | None = None) -> None:
         self.node = node
         self.output = output
         self.scope = scope
         self.kind = kind  # PLAIN, DYNAMIC (an unmapped dynamic output), "VALUE" (one key's value), COLLECT
+        self.min_success_ratio = min_success_ratio  # only for COLLECT
 
     def map(self, fn: Callable[..., Any]) -> Any:
         """Run ``fn`` once per mapping key; ops it invokes become mapped nodes (``op[key]``)."""
@@ -106,14 +121,18 @@ class OutputHandle:
         _check_map_result(result, self)
         return result
 
-    def collect(self) -> "OutputHandle":
-        """Gather the mapped values into one list, in yield order."""
+    def collect(self, min_success_ratio: float | None = None) -> "OutputHandle":
+        """Gather the mapped values into one list, in yield order.
+
+        With ``min_success_ratio`` (0 < r <= 1) the collecting step waits until every key has settled and
+        runs with the values of the keys that succeeded, if at least that share of the keys did; else it
+        fails. Without it, one failed key skips the collecting step (Dagster's rule).
+        """
+        ratio = _checked_ratio(min_success_ratio, self)
         if self.kind == DYNAMIC:
-            return OutputHandle(self.node, self.output, self.scope, COLLECT)
-        if self.kind == "VALUE":
-            return OutputHandle(self.node, self.output, self.scope[:-1], COLLECT)
-        if self.kind == PLAIN and self.scope:
-            return OutputHandle(self.node, self.output, self.scope[:-1], COLLECT)
+            return OutputHandle(self.node, self.output, self.scope, COLLECT, ratio)
+        if self.kind in ("VALUE", PLAIN) and self.scope:
+            return OutputHandle(self.node, self.output, self.scope[:-1], COLLECT, ratio)
         raise InvalidDefinitionError(
             f"Cannot .collect() output '{self.output}' of '{self.node}': it is not mapped "
             "(collect the result of .map() or a DynamicOut)."
@@ -126,7 +145,7 @@ class OutputHandle:
                 f"'{consumer}'; use .map(...) to run per key or .collect() to gather the keys)"
             )
         kind = {"VALUE": DYNAMIC, PLAIN: PLAIN, COLLECT: COLLECT}[self.kind]
-        return InputSource(kind, self.node, self.output)
+        return InputSource(kind, self.node, self.output, min_success_ratio=self.min_success_ratio)
 
     def __repr__(self) -> str:
         return f"<{self.kind.lower()} output '{self.output}' of '{self.node}'>"

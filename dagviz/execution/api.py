@@ -99,7 +99,8 @@ def _choose_executor(executor: str | Executor | None, from_config: ExecutorChoic
 
 
 def _raise_first_failure(result: ExecutionResult) -> Any:
-    failure = next((event for event in result.events if isinstance(event, StepFailed)), None)
+    failure = next((event for event in result.events
+                    if isinstance(event, StepFailed) and event.step_key not in result.tolerated_step_keys), None)
     if failure is None or failure.error is None:
         raise DagvizExecutionError(f"Run {result.run_id} of job '{result.job.name}' failed: {result.failure_reason}")
     where = f"dagviz: step '{failure.step_key}' of op '{failure.op_name}' failed in job '{result.job.name}'"

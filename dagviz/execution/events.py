@@ -97,12 +97,17 @@ class RunFinished(Event):
     success: bool = True
     failure_reason: str | None = None
     canceled: bool = False
+    tolerated_failures: int = 0  # failed steps that tolerant collects ran without
 
     @property
     def message(self) -> str:
         if self.canceled:
             return "Run canceled."
-        return "Run succeeded." if self.success else f"Run failed: {self.failure_reason}"
+        if not self.success:
+            return f"Run failed: {self.failure_reason}"
+        if self.tolerated_failures:
+            return f"Run succeeded with {self.tolerated_failures} tolerated step failures."
+        return "Run succeeded."
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +199,20 @@ class StepSkipped(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StepCanceled(Event):
+    """A step that was running when its run was terminated: it neither failed nor finished."""
+
+    kind: ClassVar[str] = "STEP_CANCELED"
+    attempt: int = 1
+    reason: str = "The run was canceled while this step ran."
+    op_name: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"Step '{self.step_key}' was canceled: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class StepReused(Event):
     kind: ClassVar[str] = "STEP_REUSED"
     parent_run_id: str = ""
@@ -219,5 +238,5 @@ class LogMessage(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (RunStarted, RunFinished, StepStarted, StepOutput, DynamicOutputYielded, StepSucceeded,
-                StepFailed, StepRetry, StepSkipped, StepReused, LogMessage)
+                StepFailed, StepRetry, StepSkipped, StepCanceled, StepReused, LogMessage)
 }

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from dagviz.config.run_config import ResolvedRunConfig
 from dagviz.execution.events import (
     DynamicOutputYielded,
-    ErrorInfo,
     Event,
     LogMessage,
     RunFinished,
     RunStarted,
+    StepCanceled,
     StepFailed,
     StepOutput,
     StepRetry,
@@ -50,6 +50,7 @@ class RunOutcome:
     canceled: bool
     failure_reason: str | None
     plan: ExecutionPlan
+    tolerated_failures: int = 0  # failed steps a tolerant collect ran without
 
 
 def plan_index(job: "JobDefinition") -> PlanIndex:
@@ -222,9 +223,8 @@ class RunCoordinator:
         now = time.time()
         for step in self.plan.steps.values():
             if step.status == StepStatus.RUNNING:
-                self._emit(StepFailed(step.key, attempt=step.attempts, op_name=step.node.op.name, timestamp=now,
-                                      error=ErrorInfo("RunCanceled", "The run was canceled while this step ran.")))
-                self.plan.on_failure(step.key, None)
+                self._emit(StepCanceled(step.key, attempt=step.attempts, op_name=step.node.op.name, timestamp=now))
+                self.plan.on_canceled(step.key)
         self._in_flight = 0
         self._queue.clear()
         self._retries.clear()
@@ -245,11 +245,13 @@ class RunCoordinator:
         else:
             reason = None
         success = reason is None
-        self._finish(success, reason, canceled)
-        return RunOutcome(self.run_id, success, canceled, reason, self.plan)
+        tolerated = len(self.plan.tolerated)
+        self._finish(success, reason, canceled, tolerated)
+        return RunOutcome(self.run_id, success, canceled, reason, self.plan, tolerated)
 
-    def _finish(self, success: bool, reason: str | None, canceled: bool) -> None:
-        self._emit(RunFinished(None, success=success, failure_reason=reason, canceled=canceled))
+    def _finish(self, success: bool, reason: str | None, canceled: bool, tolerated: int = 0) -> None:
+        self._emit(RunFinished(None, success=success, failure_reason=reason, canceled=canceled,
+                               tolerated_failures=tolerated))
         self.sink.flush()
 
 

@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterable
 from dagviz.definitions.composition import (
     COLLECT, CONFIG, DEFAULT, DYNAMIC, FANIN, NOTHING, InputSource, NodeSpec, Scope,
 )
-from dagviz.execution.events import DynamicOutputYielded, Event, StepReused, StepSkipped
+from dagviz.errors import min_success_ratio_message
+from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, StepFailed, StepReused, StepSkipped
 from dagviz.execution.status import StepStatus, check_transition
 from dagviz.step_keys import format_step_key
 
@@ -41,6 +42,7 @@ class Resolution:
     value: Any = None  # a ref, or a list of refs for a collect
     reason: str = ""
     executed: bool = True
+    failed_step: str = ""  # for FAIL: the step whose failure this is
 
 
 @dataclass
@@ -58,6 +60,9 @@ class ParentRun:
     only_forced: bool = False
     # step key -> output name -> preview, shown for the reused steps as in the parent
     previews: dict[str, dict[str, str]] = field(default_factory=dict)
+    # SELECTED and FROM_SELECTED run only the selection (and, for FROM_SELECTED, what is downstream of it):
+    # a step outside it that left no outputs in the parent is skipped, not run again (Dagster's rule)
+    only_selection: bool = False
 
     def reusable(self, step_key: str) -> dict[str, str] | None:
         if self.forced(step_key):
@@ -69,7 +74,7 @@ class Step:
     """One step of a run and its progress through the plan."""
 
     __slots__ = ("key", "node", "mapping_keys", "status", "attempts", "waiting", "inputs", "outputs",
-                 "skip_reason", "upstream_failed", "upstream_executed", "error", "order")
+                 "skip_reason", "upstream_failed", "upstream_executed", "error", "order", "failed_upstream")
 
     def __init__(self, key: str, node: NodeSpec, mapping_keys: tuple[str, ...], order: int) -> None:
         self.key = key
@@ -83,6 +88,7 @@ class Step:
         self.outputs: dict[str, str] = {}
         self.skip_reason: str | None = None
         self.upstream_failed = False
+        self.failed_upstream = ""  # the failed step that made this one skip
         self.upstream_executed = False
         self.error: Any = None
 
@@ -140,16 +146,17 @@ class _FanIn:
 class _Collector:
     """Waits for every key of one emitter step's dynamic output and gathers one value per key."""
 
-    __slots__ = ("step", "input_name", "collected_node", "collected_output", "optional",
+    __slots__ = ("step", "input_name", "collected_node", "collected_output", "optional", "min_success_ratio",
                  "keys", "emitter_done", "outstanding", "items", "failure", "executed")
 
     def __init__(self, step: Step, input_name: str, collected_node: str | None, collected_output: str,
-                 optional: bool, keys: dict[str, str]) -> None:
+                 optional: bool, keys: dict[str, str], min_success_ratio: float | None = None) -> None:
         self.step = step
         self.input_name = input_name
         self.collected_node = collected_node
         self.collected_output = collected_output
         self.optional = optional
+        self.min_success_ratio = min_success_ratio
         self.keys = keys  # mapping key -> ref of the dynamic value, in yield order (shared, grows)
         self.emitter_done = False
         self.outstanding = 0
@@ -178,6 +185,9 @@ class ExecutionPlan:
         self._collectors_by_item: dict[tuple[str, str, tuple[str, ...]], list[_Collector]] = defaultdict(list)
         self._notices: list[Event] = []  # events the plan itself decides (skipped, reused, replayed keys)
         self._created: list[Step] = []
+        # failed steps a tolerant collect ran without; a collect that failed its ratio -> the failures it saw
+        self.tolerated: set[str] = set()
+        self._ratio_failures: dict[str, list[str]] = {}
 
     # -- creating steps -------------------------------------------------------------------
 
@@ -278,7 +288,7 @@ class ExecutionPlan:
         emitter_key = format_step_key(emitter, step.mapping_keys[: emitter_node.depth])
         keys = self.dynamic_items.setdefault((emitter_key, output), {})
         collector = _Collector(step, input_name, collected_node, source.output,
-                               not emitter_node.op.outs[output].is_required, keys)
+                               not emitter_node.op.outs[output].is_required, keys, source.min_success_ratio)
         self._collectors_by_emitter[(emitter_key, output)].append(collector)
         if collected_node is not None:
             self._collectors_by_item[(collected_node, source.output, step.mapping_keys)].append(collector)
@@ -327,12 +337,22 @@ class ExecutionPlan:
         step = self.steps[step_key]
         step.move_to(StepStatus.FAILURE)
         step.error = error
-        failure = Resolution(FAIL, reason=f"upstream step '{step.key}' failed")
+        self._fail_downstream(step, Resolution(FAIL, reason=f"upstream step '{step.key}' failed",
+                                               failed_step=step.key))
+
+    def _fail_downstream(self, step: Step, failure: Resolution) -> None:
         for output, out in step.node.op.outs.items():
             if not out.is_dynamic:
                 self._resolve(step, output, failure)
         self._settle_collectors_of_emitter(step)
         self._report_item(step, failure)
+
+    def on_canceled(self, step_key: str) -> None:
+        """A running step was stopped by a cancel: what waits for it will not run either."""
+        step = self.steps[step_key]
+        step.move_to(StepStatus.CANCELED)
+        self._fail_downstream(step, Resolution(FAIL, reason=f"upstream step '{step.key}' was canceled",
+                                               failed_step=step.key))
 
     def on_running(self, step_key: str) -> None:
         step = self.steps[step_key]
@@ -398,7 +418,7 @@ class ExecutionPlan:
         collector.items[key] = resolution
         collector.outstanding -= 1
         collector.executed = collector.executed or resolution.executed
-        if resolution.state == FAIL and collector.failure is None:
+        if resolution.state == FAIL and collector.failure is None and collector.min_success_ratio is None:
             collector.failure = resolution
         self._maybe_finish_collect(collector)
 
@@ -408,15 +428,14 @@ class ExecutionPlan:
         collector.emitter_done = True
         collector.executed = collector.executed or emitter.status != StepStatus.REUSED
         if emitter.status not in (StepStatus.SUCCESS, StepStatus.REUSED):
-            state = FAIL if emitter.status == StepStatus.FAILURE or emitter.upstream_failed else SKIP
+            state = FAIL if emitter.status in (StepStatus.FAILURE, StepStatus.CANCELED) or emitter.upstream_failed else SKIP
             collector.failure = Resolution(state, reason=f"upstream step '{emitter.key}' did not succeed")
         self._maybe_finish_collect(collector)
 
     def _maybe_finish_collect(self, collector: _Collector) -> None:
+        # A collect settles only once every key has: even a failed key does not decide it early, so a
+        # collecting step is never shown skipped while keys of its fan-out still run.
         if collector.step.status != StepStatus.PENDING or collector.step.waiting <= 0:
-            return
-        if collector.failure is not None and collector.failure.state == FAIL:
-            self._collected(collector, collector.failure)
             return
         if not collector.emitter_done or collector.outstanding > 0:
             return
@@ -428,6 +447,9 @@ class ExecutionPlan:
         elif collector.collected_node is None:
             resolution = Resolution(OK, list(collector.keys.values()), executed=executed)
         else:
+            failed = [key for key in collector.keys if collector.items[key].state == FAIL]
+            if failed and not self._tolerates(collector, failed):
+                return
             refs = [collector.items[key].value for key in collector.keys if collector.items[key].state == OK]
             if collector.keys and not refs:  # Dagster: no mapped step produced the collected output
                 resolution = Resolution(SKIP, reason=f"no step of '{collector.collected_node}' produced output "
@@ -435,6 +457,33 @@ class ExecutionPlan:
             else:
                 resolution = Resolution(OK, refs, executed=executed)
         self._collected(collector, resolution)
+
+    def _tolerates(self, collector: _Collector, failed: list[str]) -> bool:
+        """For a tolerant collect with failed keys: run on if enough keys succeeded, else fail its step."""
+        origins = [collector.items[key].failed_step for key in failed]
+        ratio = collector.min_success_ratio or 1.0
+        total = len(collector.keys)
+        if (total - len(failed)) / total >= ratio:
+            for origin in origins:
+                self._tolerate(origin)
+            return True
+        step = collector.step
+        self._ratio_failures[step.key] = origins
+        error = ErrorInfo("MinSuccessRatioError", min_success_ratio_message(
+            collector.collected_node or "", collector.input_name, step.key, total - len(failed), total, ratio,
+            [format_step_key(collector.collected_node or "", step.mapping_keys + (key,)) for key in failed]))
+        self._notices.append(StepFailed(step.key, attempt=1, error=error, op_name=step.node.op.name,
+                                        allow_retries=False))
+        self.on_failure(step.key, error)
+        return False
+
+    def _tolerate(self, step_key: str) -> None:
+        """A failure a tolerant collect ran without, and the failures behind it if it was itself such a collect."""
+        if step_key in self.tolerated:
+            return
+        self.tolerated.add(step_key)
+        for origin in self._ratio_failures.get(step_key, ()):
+            self._tolerate(origin)
 
     def _collected(self, collector: _Collector, resolution: Resolution) -> None:
         self._deliver(collector.step, collector.input_name, resolution)
@@ -445,6 +494,7 @@ class ExecutionPlan:
         if resolution.state != OK:
             step.skip_reason = resolution.reason
             step.upstream_failed = resolution.state == FAIL
+            step.failed_upstream = resolution.failed_step
             step.move_to(StepStatus.SKIPPED)
             self._notices.append(StepSkipped(step.key, reason=step.skip_reason, upstream_failed=step.upstream_failed))
             self._skip_downstream(step)
@@ -459,7 +509,8 @@ class ExecutionPlan:
         self._check_ready(step)
 
     def _skip_downstream(self, step: Step) -> None:
-        resolution = Resolution(FAIL if step.upstream_failed else SKIP, reason=step.skip_reason or "")
+        resolution = Resolution(FAIL if step.upstream_failed else SKIP, reason=step.skip_reason or "",
+                                failed_step=step.failed_upstream)
         for output, out in step.node.op.outs.items():
             if not out.is_dynamic:
                 self._resolve(step, output, resolution)
@@ -472,10 +523,21 @@ class ExecutionPlan:
         reusable = None
         if self.parent is not None and (self.parent.only_forced or not step.upstream_executed):
             reusable = self.parent.reusable(step.key)
+            if reusable is None and self.parent.only_selection and not self.parent.forced(step.key):
+                self._skip_unselected(step)
+                return
         if reusable is None:
             self.ready.append(step)
         else:
             self._reuse(step, reusable)
+
+    def _skip_unselected(self, step: Step) -> None:
+        """A step outside the selection with nothing to reuse: left out, as its parent left it."""
+        assert self.parent is not None
+        step.skip_reason = f"not selected, and it left no outputs in parent run {self.parent.run_id}"
+        step.move_to(StepStatus.SKIPPED)
+        self._notices.append(StepSkipped(step.key, reason=step.skip_reason))
+        self._skip_downstream(step)
 
     def _reuse(self, step: Step, outputs: dict[str, str]) -> None:
         """Take the step's outputs (and its keys, for an emitter) from the parent run instead of running it."""
@@ -496,4 +558,6 @@ class ExecutionPlan:
         return [step for step in self.steps.values() if not step.status.is_final]
 
     def failed(self) -> list[Step]:
-        return [step for step in self.steps.values() if step.status == StepStatus.FAILURE]
+        """Failed steps, except those a tolerant collect ran without."""
+        return [step for step in self.steps.values()
+                if step.status == StepStatus.FAILURE and step.key not in self.tolerated]

@@ -40,6 +40,8 @@ class ExecutionResult:
         self.success = outcome.success
         self.canceled = outcome.canceled
         self.failure_reason = outcome.failure_reason
+        self.tolerated_failures = outcome.tolerated_failures  # failed steps that tolerant collects ran without
+        self.tolerated_step_keys = frozenset(outcome.plan.tolerated)
         self.events = events
         self.tags = dict(tags or {})
         self.run_config = dict(run_config or {})

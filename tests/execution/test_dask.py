@@ -268,11 +268,14 @@ def test_a_killed_dask_worker_ends_in_a_retry_or_a_clear_worker_lost_failure(tmp
                   address=scheduler_address)
     assert marker.exists()
     assert not result.success
-    (failure,) = [event for event in result.events if event.kind == "STEP_FAILURE"]
-    assert (failure.step_key, failure.error.class_name) == ("die_once[k2]", "WorkerLost")
-    assert "tcp://127.0.0.1:" in failure.error.message  # names the worker
-    assert result.steps["die_once[k1]"].status == StepStatus.SUCCESS
-    assert result.steps["die_once[k3]"].status == StepStatus.SUCCESS
+    # The killed worker may have been running another key beside k2 (two threads): that one is lost too.
+    failures = {event.step_key: event for event in result.events if event.kind == "STEP_FAILURE"}
+    assert "die_once[k2]" in failures and set(failures) <= {"die_once[k1]", "die_once[k2]", "die_once[k3]"}
+    for failure in failures.values():
+        assert failure.error.class_name == "WorkerLost"
+        assert "tcp://127.0.0.1:" in failure.error.message  # names the worker
+    for key in {"die_once[k1]", "die_once[k3]"} - set(failures):
+        assert result.steps[key].status == StepStatus.SUCCESS
     assert result.steps["gather"].status == StepStatus.SKIPPED
 
 
@@ -286,8 +289,9 @@ def test_terminate_cancels_the_futures_and_the_run_ends_canceled(tmp_path, sched
     assert time.monotonic() - began < 20
     assert result.canceled and not result.success
     assert result.steps["gather"].status == StepStatus.SKIPPED
-    canceled = [event for event in result.events if event.kind == "STEP_FAILURE"]
-    assert canceled and {event.error.class_name for event in canceled} == {"RunCanceled"}
+    canceled = [event for event in result.events if event.kind == "STEP_CANCELED"]
+    assert canceled and not [event for event in result.events if event.kind == "STEP_FAILURE"]
+    assert {result.steps[event.step_key].status for event in canceled} == {StepStatus.CANCELED}
     # The emitter stopped at its next yield on the worker, and the scheduler forgot every task.
     time.sleep(0.5)
     yielded = len(os.listdir(marker_dir))
