@@ -11,7 +11,7 @@ from dagviz.execution.reexecution import (
     ReexecutionStrategy,
     as_strategy,
     parent_run_for,
-    preview_reexecution,
+    preview_with_reasons,
 )
 from dagviz.execution.status import StepStatus
 from runs.errors import RunNotFinishedError
@@ -44,19 +44,20 @@ def load_parent_record(run: Run) -> ParentRecord:
                         previews)
 
 
-def _parent_run(parent: Run, strategy: ReexecutionStrategy | str, step_keys: Iterable[str] | None) -> tuple:
+def _finished_parent(parent: Run) -> tuple["JobDefinition", ParentRecord]:
+    """The job ``parent`` ran (its op selection) and what it left behind; refused while it still runs."""
     if not parent.is_finished:
         raise RunNotFinishedError(f"Run {parent.id} is {parent.status}; re-execute it once it has finished.")
-    job = get_workspace().get(parent.job_name).get_subset(parent.op_selection)
-    return job, parent_run_for(job, load_parent_record(parent), strategy, step_keys)
+    return get_workspace().get(parent.job_name).get_subset(parent.op_selection), load_parent_record(parent)
 
 
 def plan_reexecution(parent_run_id: str, strategy: ReexecutionStrategy | str,
                      step_keys: list[str] | None = None) -> ReexecutionPlan:
-    """Which steps a re-execution would run and which it would reuse (``op[?]``: keys not known yet)."""
+    """Which steps a re-execution would run and which it would reuse, each with the reason (``op[?]``:
+    keys not known yet)."""
     parent = get_run(parent_run_id)
-    job, parent_run = _parent_run(parent, strategy, step_keys)
-    return preview_reexecution(job, parent.run_config, parent_run)
+    job, record = _finished_parent(parent)
+    return preview_with_reasons(job, parent.run_config, record, strategy, step_keys)
 
 
 def reexecute(parent_run_id: str, strategy: ReexecutionStrategy | str, step_keys: list[str] | None = None,
@@ -69,7 +70,8 @@ def reexecute(parent_run_id: str, strategy: ReexecutionStrategy | str, step_keys
     """
     parent = get_run(parent_run_id)
     strategy = as_strategy(strategy)
-    _parent_run(parent, strategy, step_keys)  # validate before anything is written
+    job, record = _finished_parent(parent)
+    parent_run_for(job, record, strategy, step_keys)  # validate before anything is written
     selection = {"strategy": strategy.value, "step_keys": list(step_keys or [])}
     return launch_run(parent.job_name, parent.run_config, parent.tags, executor or parent.executor,
                       parent=parent, step_selection=selection, output_store=parent.output_store,

@@ -121,10 +121,19 @@ def test_reexecute_preview_then_from_failure_keys_and_all(control):
     preview = manage("reexecute", str(parent.id), "--from-failure", "--preview", "--json")
     assert preview.returncode == 0, preview.stderr
     data = one_json_object(preview)
-    assert set(data) == {"to_execute", "reused"}
+    assert set(data) == {"to_execute", "reused", "steps"}
     plan = plan_reexecution(str(parent.id), "FROM_FAILURE")
-    assert data == {"to_execute": plan.to_execute, "reused": plan.reused}
+    assert {"to_execute": data["to_execute"], "reused": data["reused"]} == {"to_execute": plan.to_execute,
+                                                                           "reused": plan.reused}
     assert set(data["to_execute"]) == {"shout[b]", "gather_letters"}
+    assert data["steps"] == [{"step_key": key, "reason": {"shout[b]": "failed in parent",
+                                                         "gather_letters": "skipped in parent"}[key]}
+                             for key in data["to_execute"]] + \
+        [{"step_key": key, "reason": "reused from parent"} for key in data["reused"]]
+    text = manage("reexecute", str(parent.id), "--from-failure", "--preview")
+    assert text.returncode == 0, text.stderr
+    assert "why:\n  failed in parent (1): shout[b]\n  skipped in parent (1): gather_letters\n" \
+        "  reused from parent (4): " in text.stdout
     assert Run.objects.count() == 1  # a preview launches nothing
 
     result = manage("reexecute", str(parent.id), "--from-failure", "--wait", "--json")
@@ -139,6 +148,8 @@ def test_reexecute_preview_then_from_failure_keys_and_all(control):
     assert set(one_json_object(keys)["to_execute"]) == {"shout[d]", "shout[b]", "shout[a]", "shout[c]"}
     from_keys = manage("reexecute", child["run_id"], "--from-keys", "shout[a]", "--preview", "--json")
     assert set(one_json_object(from_keys)["to_execute"]) == {"shout[a]", "gather_letters"}
+    assert [step for step in one_json_object(from_keys)["steps"] if step["reason"] != "reused from parent"] == [
+        {"step_key": "shout[a]", "reason": "selected"}, {"step_key": "gather_letters", "reason": "downstream of selected"}]
 
     selected = manage("reexecute", child["run_id"], "--keys", "shout[a], gather_letters", "--wait", "--json")
     assert selected.returncode == 0, selected.stderr

@@ -346,7 +346,7 @@ def test_a_terminated_run_reruns_its_canceled_and_skipped_steps(control):
     terminate_run(str(run.id))
     parent = assert_finished_as(run.id, RunStatus.CANCELED, timeout=8)
     wait_group_gone(run.worker_pid)
-    assert statuses(parent)["shout[c]"] == "FAILURE" and statuses(parent)["gather_letters"] == "SKIPPED"
+    assert statuses(parent)["shout[c]"] == "CANCELED" and statuses(parent)["gather_letters"] == "SKIPPED"
     control.set()
     child = rerun(parent, FROM_FAILURE, executor="in_process")
     assert_ran_exactly(child, control, {"shout[c]", "gather_letters"})

@@ -19,7 +19,14 @@ from runs.graphql.errors import (
     UnauthorizedError,
 )
 from runs.graphql.mutations.launch import LaunchRunSuccess, launch_result
+from runs.services.failure_groups import keys_for_reexecution
 from runs.services.reexecution import plan_reexecution, reexecute
+
+
+class ReexecutionPlanStep(graphene.ObjectType):
+    step_key = graphene.String(required=True)
+    reason = graphene.String(required=True, description="Why it runs (\"selected\", \"downstream of selected\", "
+                                                        "\"failed in parent\", ...) or \"reused from parent\".")
 
 
 class ReexecutionPlan(graphene.ObjectType):
@@ -27,6 +34,8 @@ class ReexecutionPlan(graphene.ObjectType):
                                description="Step keys that will run; op[?] stands for keys not yielded yet.")
     reused = graphene.List(graphene.NonNull(graphene.String), required=True,
                            description="Step keys whose outputs are taken from the parent run.")
+    steps = graphene.List(graphene.NonNull(ReexecutionPlanStep), required=True,
+                          description="Every step of toExecute then reused, with the reason it runs or is reused.")
 
 
 class ReexecutionPlanResult(graphene.Union):
@@ -58,6 +67,9 @@ class ReexecutionArguments:
     parent_run_id = graphene.ID(required=True)
     strategy = ReexecutionStrategy(required=True)
     step_keys = graphene.List(graphene.NonNull(graphene.String))
+    failure_group = graphene.String(description="Instead of stepKeys: the failed steps of the parent run with this "
+                                                "error signature (FailureGroup.signature), with FROM_SELECTED or "
+                                                "SELECTED.")
 
 
 class PreviewReexecution(graphene.Mutation):
@@ -67,12 +79,15 @@ class PreviewReexecution(graphene.Mutation):
     Output = ReexecutionPlanResult
 
     @staticmethod
-    def mutate(root, info, parent_run_id, strategy, step_keys=None):
+    def mutate(root, info, parent_run_id, strategy, step_keys=None, failure_group=None):
         try:
+            step_keys = keys_for_reexecution(parent_run_id, enum_value(strategy), step_keys, failure_group)
             plan = plan_reexecution(parent_run_id, enum_value(strategy), step_keys)
         except (UnknownRunError, InvalidStepKey, CannotReexecute, RunNotFinishedError, InvalidOpSelection) as error:
             return reexecution_error(error)
-        return ReexecutionPlan(to_execute=plan.to_execute, reused=plan.reused)
+        return ReexecutionPlan(to_execute=plan.to_execute, reused=plan.reused,
+                               steps=[ReexecutionPlanStep(step_key=step.step_key, reason=step.reason.value)
+                                      for step in plan.steps])
 
 
 class ReexecuteRun(graphene.Mutation):
@@ -82,6 +97,9 @@ class ReexecuteRun(graphene.Mutation):
     Output = ReexecuteRunResult
 
     @staticmethod
-    def mutate(root, info, parent_run_id, strategy, step_keys=None):
-        return launch_result(lambda: reexecute(parent_run_id, enum_value(strategy), step_keys, actor=actor_of(info)),
-                             reexecution_error)
+    def mutate(root, info, parent_run_id, strategy, step_keys=None, failure_group=None):
+        def launch():
+            keys = keys_for_reexecution(parent_run_id, enum_value(strategy), step_keys, failure_group)
+            return reexecute(parent_run_id, enum_value(strategy), keys, actor=actor_of(info))
+
+        return launch_result(launch, reexecution_error)
