@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from dagviz.execution.error_signature import error_signature
 from dagviz.execution.events import (
     DynamicOutputYielded,
     ErrorInfo,
@@ -30,6 +31,7 @@ from dagviz.execution.events import (
     StepOutput,
     StepRetry,
     StepReused,
+    StepCanceled,
     StepSkipped,
 )
 from dagviz.execution.sinks import PlannedStep
@@ -67,6 +69,12 @@ def stored_event(event: Event) -> Event:
     return event
 
 
+def signature_of(error: dict | None) -> str:
+    """The error signature of a failed step's stored error (``{"class_name", "message", ...}``)."""
+    error = error or {}
+    return error_signature(error.get("class_name", ""), error.get("message", ""))
+
+
 def as_datetime(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
@@ -88,6 +96,7 @@ class _StepMirror:
     outputs: dict[str, str] = field(default_factory=dict)
     skip_reason: str = ""
     output_previews: dict[str, str] = field(default_factory=dict)
+    error_signature: str = ""  # set while the step is FAILURE: its failure group
 
     def apply(self, event: Event) -> None:
         status = STATUS_AFTER_EVENT.get(event.kind)
@@ -111,6 +120,8 @@ class _StepMirror:
                 self.attempt_history.append({"number": self.attempts, "started_at": event.timestamp})
             self._end_attempt("FAILURE", event.timestamp, error)
             self.error = error
+        elif isinstance(event, StepCanceled):
+            self._end_attempt("CANCELED", event.timestamp, None)
         elif isinstance(event, StepSkipped):
             self.skip_reason = event.reason
             self.ended_at = event.timestamp
@@ -119,6 +130,7 @@ class _StepMirror:
             self.output_previews = dict(event.previews)
         if status is not None:
             self.status = status
+            self.error_signature = signature_of(self.error) if status is StepStatus.FAILURE else ""
 
     def _end_attempt(self, status: str, timestamp: float, error: dict | None) -> None:
         if self.attempt_history:
@@ -129,7 +141,7 @@ class _StepMirror:
         return (self.key, self.node, json.dumps(self.mapping_keys), self.order, self.status.value, self.attempts,
                 json.dumps(self.attempt_history), self.started_at, self.ended_at,
                 None if self.error is None else json.dumps(self.error), json.dumps(self.outputs), self.skip_reason,
-                json.dumps(self.output_previews))
+                json.dumps(self.output_previews), self.error_signature)
 
 
 class _BatchWriter:
@@ -152,7 +164,8 @@ class _BatchWriter:
         json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
         q = ops.quote_name
         step_columns = ["run_id", "key", "node", "mapping_keys", "order", "status", "attempts", "attempt_history",
-                        "started_at", "ended_at", "error", "outputs", "skip_reason", "output_previews"]
+                        "started_at", "ended_at", "error", "outputs", "skip_reason", "output_previews",
+                        "error_signature"]
         json_columns = {"mapping_keys", "attempt_history", "error", "outputs", "output_previews"}
         updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in step_columns[2:])
         self.steps = _MultiRowInsert(

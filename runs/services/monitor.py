@@ -2,7 +2,7 @@
 
 A worker on this host is checked by its pid (a zombie, a vanished process or a reused pid
 counts as dead); a worker elsewhere by its heartbeat. A dead worker's run is marked
-FAILURE (CANCELED if it was being canceled) with the reason, its running steps FAILURE and
+FAILURE (CANCELED if it was being canceled) with the reason, its running steps FAILURE (CANCELED) and
 its pending steps SKIPPED, with events saying so. A worker that ignores a cancel request
 for ``CANCEL_GRACE_SECONDS`` is killed with its whole process group.
 """
@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 
-from dagviz.execution.events import ErrorInfo, RunFinished, StepFailed, StepSkipped
+from dagviz.execution.events import ErrorInfo, RunFinished, StepCanceled, StepFailed, StepSkipped
 from dagviz.execution.status import StepStatus
-from runs.event_sink import as_datetime
+from runs.event_sink import as_datetime, signature_of
 from runs.lifecycle import move_run, now
 from runs.live import hints
 from runs.models import ACTIVE_STATUSES, Event, Run, RunStatus, Step
@@ -72,16 +72,24 @@ def end_orphaned_run(run: Run, reason: str) -> bool:
         if not move_run(run.id, target, failure_reason=reason):
             return False
         events = []
+        canceled = target == RunStatus.CANCELED  # its running steps were stopped by the cancel, not failed
+        ended_as = StepStatus.CANCELED if canceled else StepStatus.FAILURE
         error = ErrorInfo("WorkerLost", reason)
+        error_data = None if canceled else error.to_dict()
         for step in Step.objects.filter(run=run, status=StepStatus.RUNNING.value):
             history = list(step.attempt_history)
             if history:
-                history[-1].update(status="FAILURE", ended_at=when.timestamp(), error=error.to_dict())
+                history[-1].update(status=ended_as.value, ended_at=when.timestamp(), error=error_data)
             step.status, step.error, step.ended_at, step.attempt_history = (
-                StepStatus.FAILURE.value, error.to_dict(), when, history)
-            step.save(update_fields=["status", "error", "ended_at", "attempt_history"])
-            events.append(StepFailed(step.key, attempt=step.attempts, error=error, op_name=step.node,
-                                     timestamp=when.timestamp()))
+                ended_as.value, error_data, when, history)
+            step.error_signature = "" if canceled else signature_of(error_data)  # its failure group
+            step.save(update_fields=["status", "error", "ended_at", "attempt_history", "error_signature"])
+            if canceled:
+                events.append(StepCanceled(step.key, attempt=step.attempts, reason=reason, op_name=step.node,
+                                           timestamp=when.timestamp()))
+            else:
+                events.append(StepFailed(step.key, attempt=step.attempts, error=error, op_name=step.node,
+                                         timestamp=when.timestamp()))
         for key in Step.objects.filter(run=run, status=StepStatus.PENDING.value).values_list("key", flat=True):
             events.append(StepSkipped(key, reason=reason, timestamp=when.timestamp()))
         Step.objects.filter(run=run, status=StepStatus.PENDING.value).update(

@@ -191,5 +191,6 @@ def test_a_worker_that_ignores_a_cancel_request_is_killed_after_the_grace_period
     run = Run.objects.get(id=run.id)
     assert run.status == RunStatus.CANCELED
     assert "did not stop" in run.failure_reason
-    assert steps_of(run)["shout[a]"].status == "FAILURE"
+    assert steps_of(run)["shout[a]"].status == "CANCELED"  # stopped by the cancel, not failed
+    assert run.events.filter(kind="STEP_CANCELED", step_key="shout[a]").exists()
     wait_group_gone(pgid)

@@ -6,6 +6,7 @@
   which cannot encode it (``UnicodeEncodeError``); in a JSON value PostgreSQL's ``jsonb`` refuses it.
 - ``NaN``, ``Infinity`` or ``1e999`` in ``tags`` or ``runConfig`` (Python's JSON parser accepts them)
   could not be stored: ``IntegrityError`` on SQLite, ``DataError`` on PostgreSQL.
+- ``failureGroups(first: null)``: an explicit null reached the range check (``TypeError``).
 
 Each must be a refusal the client can read, on SQLite and PostgreSQL, with nothing launched.
 """
@@ -120,3 +121,15 @@ def test_validation_refuses_a_run_config_that_could_not_be_launched(api):
 def test_a_yaml_run_config_with_nan_is_refused_before_anything_is_stored():
     with pytest.raises(InvalidConfigError, match="only finite numbers"):
         load_bounded_yaml("execution:\n  in_process:\n    x: .nan\n")
+
+
+@pytest.mark.parametrize("argument", ["", "(first: null)", "(first: 1)"])
+def test_failure_groups_take_an_explicit_null_as_the_default(api, run_id, argument):
+    _, answer = api(f"query($id: ID!) {{ run(id: $id) {{ failureGroups{argument} {{ errorClass count }} }} }}",
+                    {"id": run_id})
+    assert answer == {"data": {"run": {"failureGroups": []}}}  # the step row has no signature: no group
+
+
+def test_failure_groups_refuse_a_negative_first(api, run_id):
+    _, answer = api("query($id: ID!) { run(id: $id) { failureGroups(first: -1) { count } } }", {"id": run_id})
+    assert "first must be between 0 and" in answer["errors"][0]["message"], answer
