@@ -8,9 +8,12 @@ both win.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runs.models import RUN_TRANSITIONS, Run, RunStatus
+
+if TYPE_CHECKING:
+    from dagviz.execution.result import ExecutionResult
 
 
 def sources_of(status: str) -> list[str]:
@@ -27,3 +30,19 @@ def move_run(run_id: Any, status: str, **fields: Any) -> bool:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def finish_run(run_id: Any, result: "ExecutionResult") -> str:
+    """Record how an executed run ended (status, reason, tolerated failures); returns the status it got.
+
+    A run that ended meanwhile (e.g. the monitor gave up on it) is moved to FAILURE if it still can be.
+    """
+    if result.canceled:
+        status, reason = RunStatus.CANCELED, "The run was canceled."
+    elif result.success:
+        status, reason = RunStatus.SUCCESS, ""
+    else:
+        status, reason = RunStatus.FAILURE, result.failure_reason or ""
+    if not move_run(run_id, status, failure_reason=reason, tolerated_failures=result.tolerated_failures):
+        move_run(run_id, RunStatus.FAILURE, failure_reason=reason)
+    return status

@@ -61,6 +61,8 @@ class Run(models.Model):
     worker_pid = models.IntegerField(null=True, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     failure_reason = models.TextField(blank=True)
+    # Failed steps that tolerant collects (min_success_ratio) ran without; the run may still be SUCCESS.
+    tolerated_failures = models.IntegerField(default=0)
     # Usernames (or "" when nobody signed in: authentication off, or the CLI without a user).
     launched_by = models.CharField(max_length=150, blank=True)
     terminated_by = models.CharField(max_length=150, blank=True)

@@ -12,10 +12,12 @@ from dagviz.definitions.graph import JobDefinition
 from dagviz.errors import InvalidConfigError, UnknownJobError
 from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from dagviz.workspace import Workspace
+from runs.errors import InvalidRunTagsError
 from runs.graphql.enums import InputKind
-from runs.graphql.errors import InvalidOpSelectionError, JobNotFoundError, RunConfigValidationInvalid
+from runs.graphql.errors import InvalidOpSelectionError, InvalidTagsError, JobNotFoundError, RunConfigValidationInvalid
 from runs.services.allowlists import check_launch_reach
 from runs.services.op_selection import parse_op_selection
+from runs.services.run_tags import check_run_tags
 from runs.workspace import get_workspace
 
 
@@ -29,6 +31,8 @@ class InputDefinition(graphene.ObjectType):
     from_node = graphene.String(description="The node whose output feeds this input (null: a default value).")
     from_output = graphene.String()
     kind = graphene.Field(InputKind, required=True)
+    min_success_ratio = graphene.Float(description="For a COLLECT input made with .collect(min_success_ratio=r): "
+                                                   "the share of keys that must succeed; null: every key must.")
 
 
 class GraphNode(graphene.ObjectType):
@@ -45,7 +49,8 @@ class GraphNode(graphene.ObjectType):
     def from_spec(spec: NodeSpec) -> "GraphNode":
         inputs = [
             InputDefinition(name=name, from_node=source.node, from_output=source.output,
-                            kind="PLAIN" if source.kind == DEFAULT else source.kind)
+                            kind="PLAIN" if source.kind == DEFAULT else source.kind,
+                            min_success_ratio=source.min_success_ratio)
             for name, source in spec.inputs.items()
         ]
         return GraphNode(
@@ -108,14 +113,17 @@ class RunConfigValid(graphene.ObjectType):
 
 class RunConfigValidationResult(graphene.Union):
     class Meta:
-        types = (RunConfigValid, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError)
+        types = (RunConfigValid, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError,
+                 InvalidTagsError)
 
 
 class JobQueries(graphene.ObjectType):
     validate_run_config = graphene.Field(
         RunConfigValidationResult, required=True, job_name=graphene.String(required=True),
         run_config=graphene.JSONString(), op_selection=graphene.List(graphene.NonNull(graphene.String)),
-        description="Check an op selection and a run config (against the selected ops) without launching anything.")
+        tags=graphene.JSONString(description="Run tags to check as launchRun would (checked after the config)."),
+        description="Check an op selection, a run config (against the selected ops) and run tags without launching "
+                    "anything.")
     jobs = graphene.List(graphene.NonNull(Job), required=True)
     job = graphene.Field(Job, name=graphene.String(required=True))
     workspace_errors = graphene.List(graphene.NonNull(WorkspaceError), required=True)
@@ -132,19 +140,22 @@ class JobQueries(graphene.ObjectType):
             raise GraphQLError(str(error)) from None
 
     @staticmethod
-    def resolve_validate_run_config(root, info, job_name, run_config=None, op_selection=None):
+    def resolve_validate_run_config(root, info, job_name, run_config=None, op_selection=None, tags=None):
         try:
             job = get_workspace().get(job_name)
             target = job.get_subset(parse_op_selection(op_selection))
             config = bounded_dict(run_config, "runConfig")
             resolved = resolve_run_config(job.name, target.nodes, config, resource_defs=target.resource_defs)
             check_launch_reach(job.name, config, resolved)  # what launchRun would refuse too
+            check_run_tags(bounded_dict(tags, "tags"))
         except UnknownJobError as error:
             return JobNotFoundError(message=str(error))
         except InvalidOpSelection as error:
             return InvalidOpSelectionError(message=str(error))
         except InvalidConfigError as error:
             return RunConfigValidationInvalid.from_error(error)
+        except InvalidRunTagsError as error:
+            return InvalidTagsError.from_error(error)
         return RunConfigValid(job_name=job.name)
 
     @staticmethod

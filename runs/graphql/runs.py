@@ -10,6 +10,8 @@ from dagviz.execution.status import StepStatus as EngineStepStatus
 from dagviz.step_keys import parse_step_key
 from runs.errors import UnknownRunError
 from runs.graphql.enums import RunStatus, StepStatus, enum_value
+from runs.graphql.event_log import event_log_field
+from runs.graphql.failure_groups import failure_groups_field
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.graphql.steps import StepConnection, StepType
 from runs.models import Event, Run, Step
@@ -19,6 +21,7 @@ from runs.workspace import get_workspace
 STAT_FIELDS = {
     EngineStepStatus.PENDING: "pending", EngineStepStatus.RUNNING: "running", EngineStepStatus.SUCCESS: "succeeded",
     EngineStepStatus.FAILURE: "failed", EngineStepStatus.SKIPPED: "skipped", EngineStepStatus.REUSED: "reused",
+    EngineStepStatus.CANCELED: "canceled",
 }
 
 
@@ -31,6 +34,7 @@ class NodeStats(graphene.ObjectType):
     failed = graphene.Int(required=True)
     skipped = graphene.Int(required=True)
     reused = graphene.Int(required=True)
+    canceled = graphene.Int(required=True, description="Steps that were running when the run was terminated.")
 
 
 def node_stats(run: Run, nodes: list[str] | None = None) -> list[NodeStats]:
@@ -105,15 +109,21 @@ class RunType(graphene.ObjectType):
     launched_by = graphene.String(description='Who launched (or re-executed into) this run: a username, "cli:USER" '
                                               'for the command line; null when unknown.')
     terminated_by = graphene.String(description="Who terminated this run, like launchedBy; null if nobody did.")
+    tolerated_failures = graphene.Int(
+        required=True, description="Failed steps that tolerant collects (.collect(min_success_ratio=...)) ran "
+                                   "without: a SUCCESS run may have some; re-execute from failure to repair them.")
     child_run_ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
     node_stats = graphene.List(graphene.NonNull(NodeStats), required=True, node=graphene.String())
     steps = graphene.Field(
         StepConnection, required=True, node=graphene.String(), status=graphene.List(graphene.NonNull(StepStatus)),
         key_contains=graphene.String(), error_contains=graphene.String(), first=graphene.Int(), after=graphene.String(),
+        error_signature=graphene.String(description="Only failed steps of this failure group (FailureGroup.signature)."),
         description="Steps in yield order (the order they were created).",
     )
     step = graphene.Field(StepType, key=graphene.String(required=True))
     events = graphene.Field(EventConnection, required=True, after=graphene.String(), first=graphene.Int())
+    event_log = event_log_field()
+    failure_groups = failure_groups_field
 
     @staticmethod
     def resolve_id(run, info):
@@ -157,7 +167,7 @@ class RunType(graphene.ObjectType):
 
     @staticmethod
     def resolve_steps(run, info, node=None, status=None, key_contains=None, error_contains=None, first=None,
-                      after=None):
+                      after=None, error_signature=None):
         size = page_size(first)
         steps = Step.objects.filter(run=run)
         if node:
@@ -168,6 +178,8 @@ class RunType(graphene.ObjectType):
             steps = steps.filter(key__icontains=key_contains)
         if error_contains:
             steps = steps.filter(Q(error__message__icontains=error_contains))
+        if error_signature:
+            steps = steps.filter(error_signature=error_signature, status=EngineStepStatus.FAILURE.value)
         position = parse_cursor(after, "step")
         page = steps.order_by("order")
         if position is not None:

@@ -23,7 +23,7 @@ from dagviz.execution.sinks import FanOutSink
 from dagviz.execution.status import StepStatus
 from dagviz.home import default_output_store_url
 from runs.event_sink import DatabaseEventSink
-from runs.lifecycle import move_run, now
+from runs.lifecycle import finish_run, move_run, now
 from runs.models import Run, RunStatus, Step
 from runs.services.worker import _cancel_check
 
@@ -75,12 +75,7 @@ def execute_local_run(job: "JobDefinition", run_config: dict | None, tags: dict 
         move_run(run.id, RunStatus.FAILURE, failure_reason=f"The run crashed:\n{traceback.format_exc()}")
         raise
     database_sink.close()
-    if result.canceled:
-        status, reason = RunStatus.CANCELED, "The run was canceled."
-    else:
-        status, reason = (RunStatus.SUCCESS, "") if result.success else (RunStatus.FAILURE, result.failure_reason)
-    if not move_run(run.id, status, failure_reason=reason or ""):
-        move_run(run.id, RunStatus.FAILURE, failure_reason=reason or "")
+    finish_run(run.id, result)
     result.tags = dict(tags or {})
     result.run_config = run_config
     result.root_run_id = str(run.root_run_id) if run.root_run_id else None

@@ -7,16 +7,19 @@ import os
 import socket
 import time
 import traceback
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dagviz.execution.api import execute_job
 from dagviz.execution.interrupts import cancel_on_sigterm
 from runs.event_sink import DatabaseEventSink
-from runs.lifecycle import move_run, now
+from runs.lifecycle import finish_run, move_run, now
 from runs.models import Run, RunStatus
 from runs.services.launch import dispatch_queued_runs
 from runs.services.terminate import CANCELED_BEFORE_START
 from runs.workspace import get_workspace
+
+if TYPE_CHECKING:
+    from dagviz.execution.result import ExecutionResult
 
 logger = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 0.5
@@ -34,16 +37,18 @@ def run_worker(run_id: str) -> str:
         return str(status)
     run = Run.objects.get(id=run_id)
     try:
-        status, reason = _execute(run)
+        result = _execute(run)
     except Exception:  # loading the job or the parent failed: the run fails with the traceback
-        status, reason = RunStatus.FAILURE, f"The run worker failed before the run could start:\n{traceback.format_exc()}"
-    if not move_run(run_id, status, failure_reason=reason or ""):
-        move_run(run_id, RunStatus.FAILURE, failure_reason=reason or "")
+        status = RunStatus.FAILURE
+        move_run(run_id, status, failure_reason=f"The run worker failed before the run could start:\n"
+                                                f"{traceback.format_exc()}")
+    else:
+        status = finish_run(run_id, result)
     dispatch_queued_runs()
     return status
 
 
-def _execute(run: Run) -> tuple[str, str | None]:
+def _execute(run: Run) -> "ExecutionResult":
     from runs.services.reexecution import parent_run_of
 
     workspace = get_workspace()
@@ -58,9 +63,7 @@ def _execute(run: Run) -> tuple[str, str | None]:
         )
     finally:
         sink.close()
-    if result.canceled:
-        return RunStatus.CANCELED, "The run was canceled."
-    return (RunStatus.SUCCESS, None) if result.success else (RunStatus.FAILURE, result.failure_reason)
+    return result
 
 
 def _cancel_check(run_id: Any) -> Callable[[], bool]:

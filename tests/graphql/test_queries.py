@@ -56,8 +56,9 @@ def test_jobs_lists_every_workspace_job_by_name(api: GraphQLHttp):
     jobs = api("{ jobs { name description } }")["jobs"]
     names = [job["name"] for job in jobs]
     assert names == sorted(names)
-    assert set(names) == {"big_fanout", "flaky_fanout", "long_words_report", "nested_fanout", "process_directory",
-                          "streaming_fanout",
+    assert set(names) == {"big_fanout", "flaky_fanout", "import_uploads", "long_words_report", "nested_fanout",
+                          "process_directory",
+                          "streaming_fanout", "tolerant_import",
                           "gated_fanout", "reported_fanout"}
     assert all(job["description"] for job in jobs)
 

@@ -46,8 +46,11 @@ class Command(DagvizCommand):
             runs = runs.filter(status__in=status)
         rows = [
             {"run_id": str(run.id), "job": run.job_name, "status": run.status,
-             "created_at": run.created_at.isoformat(), "parent_run_id": str(run.parent_run_id) if run.parent_run_id else None}
+             "created_at": run.created_at.isoformat(), "parent_run_id": str(run.parent_run_id) if run.parent_run_id else None,
+             "tolerated_failures": run.tolerated_failures}
             for run in runs[:limit]
         ]
-        text = "\n".join(f"{r['run_id']}  {r['status']:<9}  {r['job']}  {r['created_at']}" for r in rows) or "No runs."
+        text = "\n".join(f"{r['run_id']}  {r['status']:<9}  {r['job']}  {r['created_at']}"
+                         + (f"  ({r['tolerated_failures']} tolerated failures)" if r["tolerated_failures"] else "")
+                         for r in rows) or "No runs."
         self.emit({"runs": rows}, as_json, text)

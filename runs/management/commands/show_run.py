@@ -27,12 +27,14 @@ class Command(DagvizCommand):
             "run_id": str(run.id), "job": run.job_name, "status": run.status,
             "parent_run_id": str(run.parent_run_id) if run.parent_run_id else None,
             "root_run_id": str(run.root_run_id) if run.root_run_id else None,
-            "failure_reason": run.failure_reason or None,
+            "failure_reason": run.failure_reason or None, "tolerated_failures": run.tolerated_failures,
             "launched_by": run.launched_by or None, "terminated_by": run.terminated_by or None, "steps": steps,
         }
         lines = [f"Run {run.id} of job '{run.job_name}': {run.status}"]
         if run.failure_reason:
             lines.append(f"Reason: {run.failure_reason}")
+        if run.tolerated_failures:
+            lines.append(f"Tolerated failures: {run.tolerated_failures} (tolerant collects ran without them)")
         if run.launched_by:
             lines.append(f"Launched by: {run.launched_by}")
         if run.terminated_by:
