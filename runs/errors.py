@@ -21,3 +21,11 @@ class RunNotDeletableError(DagvizError):
 
 class InvalidRetentionError(DagvizError):
     """A prune was asked with an age or statuses it cannot use."""
+
+
+class InvalidRunTagsError(DagvizError):
+    """Run tags with an empty, too long or multi-line key, or a value that is not a short string."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems  # (key, message), one per bad tag
+        super().__init__("Invalid run tags: " + "; ".join(message for _, message in problems))

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_safe
 from runs.errors import UnknownRunError
 from runs.graphql.api import schema
 from runs.models import ACTIVE_STATUSES, Run, RunStatus
+from runs.services.run_tags import MAX_TAG_KEY_LENGTH
 from runs.services.runs import get_run
 from runs.workspace import get_workspace
 
@@ -30,7 +31,7 @@ query JobPage($name: String!) {
   job(name: $name) {
     name description isDynamic tags configSchema defaultRunConfig
     graph { nodes { name opName description isDynamicMapped isDynamicCollect mappingDepth
-                    outputs { name isDynamic } inputs { name fromNode fromOutput kind } } }
+                    outputs { name isDynamic } inputs { name fromNode fromOutput kind minSuccessRatio } } }
   }
 }"""
 
@@ -38,9 +39,14 @@ RUN_QUERY = """
 query RunPage($id: ID!) {
   run(id: $id) {
     id jobName status executor opSelection createdAt startedAt endedAt durationMs parentRunId rootRunId childRunIds
-    failureReason tags launchedBy terminatedBy
-    nodeStats { node total pending running succeeded failed skipped reused }
+    failureReason tags launchedBy terminatedBy toleratedFailures
+    nodeStats { node total pending running succeeded failed skipped reused canceled }
   }
+}"""
+
+FROM_RUN_QUERY = """
+query LaunchFromRun($id: ID!) {
+  run(id: $id) { id jobName executor opSelection runConfig tags }
 }"""
 
 RUNS_QUERY = """
@@ -48,7 +54,8 @@ query RunList($status: [RunStatus!], $jobName: String, $first: Int, $after: Stri
   runs(status: $status, jobName: $jobName, first: $first, after: $after) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    edges { node { id jobName status createdAt startedAt endedAt durationMs parentRunId rootRunId childRunIds } }
+    edges { node { id jobName status createdAt startedAt endedAt durationMs parentRunId rootRunId childRunIds
+      toleratedFailures } }
   }
 }"""
 
@@ -139,13 +146,30 @@ def job_graph(request: HttpRequest, name: str) -> HttpResponse:
 @ensure_csrf_cookie
 @require_safe
 def launchpad(request: HttpRequest, name: str) -> HttpResponse:
-    """The launchpad: a YAML editor prefilled with the job's default run config, and Launch."""
+    """The launchpad: a YAML editor prefilled with the job's default run config (or with the config, tags and
+    op selection of the run ``?fromRun=<id>``), op selection, tags, and Launch (always a new run)."""
     job = _job_or_404(name)
     from dagviz.execution.executors import EXECUTOR_NAMES
 
+    from_run, from_run_error = _launch_source(job["name"], request.GET.get("fromRun"))
     return render(request, "runs/launchpad.html", {
-        "job": job, "executors": EXECUTOR_NAMES, "page_data": {"job": job},
+        "job": job, "executors": EXECUTOR_NAMES, "from_run": from_run, "from_run_error": from_run_error,
+        "max_tag_key_length": MAX_TAG_KEY_LENGTH,
+        "page_data": {"job": job, "fromRun": from_run},
     })
+
+
+def _launch_source(job_name: str, run_id: str | None) -> tuple[dict[str, Any] | None, str]:
+    """The run a launchpad starts from (None for the job's defaults) and why it cannot be used ("" when it can)."""
+    if not run_id:
+        return None, ""
+    run = (_query(FROM_RUN_QUERY, {"id": run_id}) or {}).get("run")
+    if run is None:
+        return None, f"Run '{run_id[:40]}' does not exist (deleted?): the launchpad starts from the job's defaults."
+    if run["jobName"] != job_name:
+        return None, (f"Run '{run_id}' is a run of '{run['jobName']}', not of '{job_name}': the launchpad starts "
+                      "from the job's defaults.")
+    return run, ""
 
 
 @ensure_csrf_cookie

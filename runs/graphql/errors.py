@@ -4,6 +4,7 @@ import graphene
 
 from dagviz.config.schema import problem_reason
 from dagviz.errors import InvalidConfigError
+from runs.errors import InvalidRunTagsError
 
 
 class ConfigError(graphene.ObjectType):
@@ -41,6 +42,23 @@ class InvalidOpSelectionError(graphene.ObjectType):
     """The op selection names ops the job does not have (or is not a selection at all)."""
 
     message = graphene.String(required=True)
+
+
+class TagError(graphene.ObjectType):
+    key = graphene.String(required=True, description="The tag's key as given (may be empty).")
+    message = graphene.String(required=True)
+
+
+class InvalidTagsError(graphene.ObjectType):
+    """Run tags the launch refuses: an empty, too long or multi-line key, or a value that is not a string."""
+
+    message = graphene.String(required=True)
+    errors = graphene.List(graphene.NonNull(TagError), required=True, description="One per bad tag.")
+
+    @staticmethod
+    def from_error(error: InvalidRunTagsError) -> "InvalidTagsError":
+        return InvalidTagsError(message=str(error),
+                                errors=[TagError(key=key, message=message) for key, message in error.problems])
 
 
 class ReexecutionError(graphene.ObjectType):

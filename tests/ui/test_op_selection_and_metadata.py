@@ -64,7 +64,9 @@ def test_an_op_selection_launches_from_the_launchpad_and_the_drawer_shows_metada
     expect(errors).to_contain_text("op selection")
     expect(errors).to_contain_text("no_such_op")
     expect(selection).to_have_attribute("aria-invalid", "true")
-    page.get_by_test_id("launch-button").click()  # the server refuses too, and says why
+    expect(page.get_by_test_id("launch-button")).to_be_disabled()
+    # a click the page lets through anyway (a stale state): the server refuses too, and says why
+    page.get_by_test_id("launch-button").evaluate("button => { button.disabled = false; button.click(); }")
     expect(errors).to_contain_text("Not launched: invalid op selection")
     assert Run.objects.count() == 0
 
@@ -72,7 +74,7 @@ def test_an_op_selection_launches_from_the_launchpad_and_the_drawer_shows_metada
     expect(errors).to_be_hidden()
     expect(page.get_by_test_id("config-validity")).to_have_text("✓ Valid run config")
     expect(selection).to_have_attribute("aria-invalid", "false")
-    screenshot(page, "launchpad-op-selection")
+    screenshot(page, "op-selection")
     page.get_by_test_id("launch-button").click()
     expect(page).to_have_url(RUN_URL)
     run = Run.objects.get(id=RUN_URL.search(page.url).group(1))

@@ -8,8 +8,10 @@ from dagviz.config.safe_yaml import bounded_dict
 from dagviz.errors import DagvizError, InvalidConfigError, UnknownJobError
 from dagviz.errors import InvalidOpSelectionError as InvalidOpSelection
 from runs.auth.graphql import actor_of
+from runs.errors import InvalidRunTagsError
 from runs.graphql.errors import (
     InvalidOpSelectionError,
+    InvalidTagsError,
     JobNotFoundError,
     PythonError,
     RunConfigValidationInvalid,
@@ -17,6 +19,7 @@ from runs.graphql.errors import (
 )
 from runs.graphql.runs import RunType
 from runs.services.launch import launch_run
+from runs.services.run_tags import MAX_TAG_KEY_LENGTH, check_run_tags
 
 
 class LaunchRunSuccess(graphene.ObjectType):
@@ -26,7 +29,7 @@ class LaunchRunSuccess(graphene.ObjectType):
 class LaunchRunResult(graphene.Union):
     class Meta:
         types = (LaunchRunSuccess, RunConfigValidationInvalid, InvalidOpSelectionError, JobNotFoundError, PythonError,
-                 UnauthorizedError)
+                 UnauthorizedError, InvalidTagsError)
 
 
 def launch_result(launch: Callable[[], Any], other_errors: Callable[[Exception], Any] | None = None) -> Any:
@@ -48,7 +51,8 @@ class LaunchRun(graphene.Mutation):
     class Arguments:
         job_name = graphene.String(required=True)
         run_config = graphene.JSONString()
-        tags = graphene.JSONString()
+        tags = graphene.JSONString(description=f'The run\'s tags, {{"key": "value"}}: keys non-empty, one line, at '
+                                               f'most {MAX_TAG_KEY_LENGTH} characters; values strings.')
         executor = graphene.String()
         op_selection = graphene.List(graphene.NonNull(graphene.String),
                                      description='Ops to execute: "op", "*op" (and upstream), "op+" (and one level '
@@ -59,5 +63,11 @@ class LaunchRun(graphene.Mutation):
     @staticmethod
     def mutate(root, info, job_name, run_config=None, tags=None, executor=None, op_selection=None):
         return launch_result(lambda: launch_run(job_name, bounded_dict(run_config, "runConfig"),
-                                                bounded_dict(tags, "tags"), executor, op_selection=op_selection,
-                                                actor=actor_of(info)))
+                                                check_run_tags(bounded_dict(tags, "tags")), executor,
+                                                op_selection=op_selection, actor=actor_of(info)),
+                             other_errors=tags_error)
+
+
+def tags_error(error: Exception) -> InvalidTagsError | None:
+    """The union member for refused run tags, or None if ``error`` is about something else."""
+    return InvalidTagsError.from_error(error) if isinstance(error, InvalidRunTagsError) else None
