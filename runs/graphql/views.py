@@ -10,7 +10,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from graphene_django.views import GraphQLView
-from graphql import ExecutionResult, GraphQLError
+from graphql import ExecutionResult, GraphQLError, GraphQLSyntaxError, OperationType, get_operation_ast, parse
 
 from runs.auth.middleware import json_error
 from runs.auth.roles import auth_enabled, role_of_caller
@@ -22,6 +22,28 @@ logger = logging.getLogger(__name__)
 
 
 JSON_CONTENT_TYPE = "application/json"
+
+SUBSCRIPTION_OVER_HTTP = ("Subscriptions are served over the websocket at /graphql (graphql-transport-ws); "
+                          "HTTP POST cannot run them. Send queries and mutations here, or open a websocket to "
+                          "/graphql with the graphql-transport-ws subprotocol for {operation}.")
+
+
+def subscription_refused(query: str, operation_name: str | None) -> GraphQLError | None:
+    """The error for a document whose chosen operation is a subscription, which HTTP cannot stream; else None.
+
+    graphql-core would hand the view an async stream it cannot serialize (a TypeError, reported as an
+    internal error), so the client is told where subscriptions are served instead.
+    """
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLSyntaxError:
+        return None  # reported with its location by the normal path
+    if operation is None or operation.operation != OperationType.SUBSCRIPTION:
+        return None
+    name = f"subscription {operation.name.value!r}" if operation.name else "this subscription"
+    return GraphQLError(SUBSCRIPTION_OVER_HTTP.format(operation=name),
+                        extensions={"code": "SUBSCRIPTION_OVER_HTTP", "websocket": "/graphql",
+                                    "subprotocol": "graphql-transport-ws"})
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -118,6 +140,9 @@ class DagvizGraphQLView(BoundedJsonBodyMixin, GraphQLView):
             refused = refuse_over_limits(self.schema.graphql_schema, query, variables)
             if refused:
                 return ExecutionResult(data=None, errors=refused)
+            subscription = None if show_graphiql else subscription_refused(query, operation_name)
+            if subscription is not None:  # an error without a path: graphene-django answers HTTP 400
+                return ExecutionResult(data=None, errors=[subscription])
         return within_limits(super().execute_graphql_request)(request, data, query, variables, operation_name,
                                                               show_graphiql)
 
