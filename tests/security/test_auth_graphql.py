@@ -283,11 +283,13 @@ def test_the_run_page_works_signed_in_with_authentication_on(auth_server, browse
         viewer.goto(f"/runs/{run.id}/")
         expect(viewer.get_by_test_id("launched-by")).to_have_text("alice")
         viewer.get_by_test_id("terminate-button").click()
+        viewer.get_by_test_id("terminate-confirm").click()  # Terminate asks first
         expect(viewer.get_by_test_id("failure-reason")).to_have_text(
             "terminateRun needs the operator role; vic is a viewer.")
         assert Run.objects.get(id=run.id).status == RunStatus.QUEUED
         operator.goto(f"/runs/{run.id}/")
         operator.get_by_test_id("terminate-button").click()
+        operator.get_by_test_id("terminate-confirm").click()
         expect(operator.get_by_test_id("run-status")).to_have_text("CANCELED")
         operator.reload()
         expect(operator.get_by_test_id("terminated-by")).to_have_text("olga")

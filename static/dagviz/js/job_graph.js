@@ -17,7 +17,11 @@ function loadCytoscape() {
   return library;
 }
 
-const FONT = "12px DejaVu Sans, Helvetica, Arial, sans-serif";
+const FONT_PX = 12;
+const FONT = `${FONT_PX}px DejaVu Sans, Helvetica, Arial, sans-serif`;
+const MIN_LABEL_PX = 10;  // the smallest label Fit may draw; below it text is unreadable
+const MIN_FIT_ZOOM = MIN_LABEL_PX / FONT_PX;
+const FIT_PADDING = 24;
 const measure = document.createElement("canvas").getContext("2d");
 
 function labelSize(label) {
@@ -74,7 +78,7 @@ function elements(nodes, liveLine) {
 const STYLE = [
   { selector: "node", style: {
     shape: "round-rectangle", width: "data(w)", height: "data(h)", label: "data(label)",
-    "text-wrap": "wrap", "text-valign": "center", "text-halign": "center", "font-size": 12,
+    "text-wrap": "wrap", "text-valign": "center", "text-halign": "center", "font-size": FONT_PX,
     "font-family": "DejaVu Sans, Helvetica, Arial, sans-serif", color: "#1d2430",
     "background-color": "#ffffff", "border-width": 2, "border-color": "#6b7583",
   } },
@@ -127,9 +131,19 @@ export async function createJobGraph(container, nodes, { onSelect = () => {}, to
 
   cy.on("tap", "node", (event) => onSelect(event.target.id()));
 
+  // Fit the graph in view, but never so far out that labels drop under MIN_LABEL_PX: a tall graph
+  // (a nested fan-out) then shows its top, centred, and the rest is a pan or a scroll away.
   function fit() {
-    cy.fit(undefined, 24);
+    cy.fit(undefined, FIT_PADDING);
     if (cy.zoom() > 1.4) cy.zoom({ level: 1.4, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+    if (cy.zoom() >= MIN_FIT_ZOOM) return;
+    const box = cy.elements().boundingBox();
+    const width = box.w * MIN_FIT_ZOOM;
+    cy.zoom(MIN_FIT_ZOOM);
+    cy.pan({
+      x: width <= cy.width() ? (cy.width() - width) / 2 - box.x1 * MIN_FIT_ZOOM : FIT_PADDING - box.x1 * MIN_FIT_ZOOM,
+      y: FIT_PADDING - box.y1 * MIN_FIT_ZOOM,
+    });
   }
 
   function zoomBy(factor) {

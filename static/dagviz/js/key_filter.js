@@ -7,6 +7,7 @@
 const STATUS_WORDS = {
   pending: "PENDING", running: "RUNNING", success: "SUCCESS", succeeded: "SUCCESS", ok: "SUCCESS",
   failure: "FAILURE", failed: "FAILURE", error: "FAILURE", skipped: "SKIPPED", reused: "REUSED",
+  canceled: "CANCELED", cancelled: "CANCELED",
 };
 
 export function parseFilterText(text) {
@@ -39,5 +40,15 @@ export function readFilters({ text, status, error }) {
 }
 
 export function isFiltered(filters) {
-  return Boolean(filters.key || filters.status || filters.error);
+  return Boolean(filters.key || filters.status || filters.error || filters.signature);
+}
+
+// The filters in words, for "No keys match …": the key text, the status and the error text.
+export function describeFilters(filters) {
+  const parts = [];
+  if (filters.key) parts.push(`“${filters.key}”`);
+  if (filters.status) parts.push(`status ${filters.status}`);
+  if (filters.error) parts.push(`error “${filters.error}”`);
+  if (filters.signature) parts.push("the selected failure group");
+  return parts.length ? parts.join(", ") : "the filters";
 }

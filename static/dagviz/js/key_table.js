@@ -8,7 +8,9 @@
 import { clear, h } from "./dom.js";
 import { firstLine, formatCount, formatDuration } from "./format.js";
 import { graphql } from "./graphql.js";
-import { isFiltered, readFilters } from "./key_filter.js";
+import { describeFilters, isFiltered, readFilters } from "./key_filter.js";
+import { groupSummary } from "./key_groups.js";
+import { STEP_STATUSES } from "./status.js";
 
 const ROW_HEIGHT = 30;
 const BLOCK = 100;
@@ -16,13 +18,15 @@ const OVERSCAN = 40;
 const REFRESH_MS = 1000;
 
 const STEPS = `query KeyTable($id: ID!, $node: String, $status: [StepStatus!], $key: String, $error: String,
-                             $first: Int, $after: String) {
-  run(id: $id) { steps(node: $node, status: $status, keyContains: $key, errorContains: $error, first: $first, after: $after) {
+                             $signature: String, $first: Int, $after: String) {
+  run(id: $id) { steps(node: $node, status: $status, keyContains: $key, errorContains: $error,
+                       errorSignature: $signature, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { cursor node { key status attemptCount durationMs error { message } } } } }
 }`;
 
-export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onChange = () => {} }) {
+// `groupedNodes`: ops mapped two or more deep, whose keys are listed by outer key when unfiltered.
+export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onChange = () => {}, groupedNodes = new Set() }) {
   const viewport = root.querySelector("[data-role=viewport]");
   const spacer = root.querySelector("[data-role=spacer]");
   const countLabel = root.querySelector("[data-role=count]");
@@ -32,9 +36,13 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     error: root.querySelector("[data-testid=key-filter-error]"),
   };
   const selectAll = root.querySelector("[data-role=select-all]");
+  // Said when a filter matches nothing, so an empty table is never mistaken for "still loading".
+  const emptyNote = h("p.kt-empty", { "data-testid": "key-table-empty", role: "status", hidden: true });
+  viewport.append(emptyNote);
 
   let node = null;
-  let filters = { key: "", status: "", error: "" };
+  // signature: a failure group's error signature (set by the Failures panel; typing in a box drops it)
+  let filters = { key: "", status: "", error: "", signature: "" };
   let blocks = new Map();   // block number -> {rows, endCursor, hasNext, stale}
   let byKey = new Map();    // step key -> row object (loaded rows)
   let total = 0;
@@ -55,7 +63,7 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
   function variables(after) {
     return {
       id: runId, node, status: filters.status ? [filters.status] : null, key: filters.key || null,
-      error: filters.error || null, first: BLOCK, after,
+      error: filters.error || null, signature: filters.signature || null, first: BLOCK, after,
     };
   }
 
@@ -142,7 +150,177 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     return element;
   }
 
+  // -- Nested fan-outs: keys grouped by outer key --------------------------------------------
+  // An op mapped two or more deep, unfiltered, lists one row per outer key (collapsed at first,
+  // with its counts per status) and, under an expanded one, its keys. Groups, keys and statuses
+  // come from the step index (all keys, grouped as they arrive); attempts and errors of the keys
+  // in view are read per group and block (`keyContains: "op[outer]["`).
+  let expandedGroups = new Set();   // outer keys
+  let details = new Map();          // step key -> { attempts, durationMs, error }
+  let groupBlocks = new Map();      // "outer\u0000block" -> { endCursor, stale, loading }
+
+  function isGrouped() {
+    return groupedNodes.has(node) && !isFiltered(filters);
+  }
+
+  function resetGroups() {
+    expandedGroups = new Set();
+    details = new Map();
+    groupBlocks = new Map();
+  }
+
+  async function loadGroupBlock(group, b) {
+    const id = `${group.outer}\u0000${b}`;
+    const known = groupBlocks.get(id);
+    if (known && (known.loading || !known.stale)) return;
+    const entry = stepIndex.node(node);
+    let after = null;
+    if (b > 0) {
+      after = entry.cursors[group.indices[b * BLOCK - 1]] || groupBlocks.get(`${group.outer}\u0000${b - 1}`)?.endCursor;
+      if (!after) { loadGroupBlock(group, b - 1); return; }
+    }
+    const mine = generation;
+    groupBlocks.set(id, { endCursor: known?.endCursor, stale: true, loading: true });
+    try {
+      const data = await graphql(STEPS, { ...variables(after), key: `${node}[${group.outer}][` });
+      if (mine !== generation) return;
+      const connection = data.run.steps;
+      for (const edge of connection.edges) {
+        details.set(edge.node.key, { attempts: edge.node.attemptCount, durationMs: edge.node.durationMs,
+          error: edge.node.error ? edge.node.error.message : "" });
+      }
+      groupBlocks.set(id, { endCursor: connection.pageInfo.endCursor, stale: false, loading: false });
+      render();
+    } catch (error) {
+      if (mine === generation) groupBlocks.set(id, { stale: true, loading: false });
+      countLabel.textContent = `Could not load keys: ${error.message}`;
+    }
+  }
+
+  function groupRowElement(group, index) {
+    const id = `group\u0000${group.outer}`;
+    let element = elements.get(id);
+    if (!element) {
+      element = h("div.kt-row.kt-group", { role: "row", "data-testid": "key-group", "data-outer-key": group.outer,
+        tabindex: "0", "aria-expanded": "false" },
+        h("span", { role: "gridcell" }, h("input", { type: "checkbox", "aria-label": `Select the keys of ${group.outer}` })),
+        h("span.kt-group-label", { role: "gridcell" }, h("span.caret", { "aria-hidden": "true", text: "▸" }), h("span.summary")));
+      elements.set(id, element);
+      spacer.append(element);
+    }
+    const expanded = expandedGroups.has(group.outer);
+    const summary = groupSummary(group);
+    const version = `${summary}|${expanded}`;
+    if (element.dataset.version !== version) {
+      element.dataset.version = version;
+      element.dataset.count = String(group.indices.length);
+      element.setAttribute("aria-expanded", String(expanded));
+      element.querySelector(".caret").textContent = expanded ? "▾" : "▸";
+      element.querySelector(".summary").textContent = summary;
+    }
+    const check = element.firstChild.firstChild;
+    const keys = stepIndex.node(node).keys;
+    check.checked = selection.size > 0 && group.indices.every((at) => selection.has(keys[at]));
+    element.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+    return id;
+  }
+
+  function groupKeys(group) {
+    const entry = stepIndex.node(node);
+    return group.indices.map((index) => entry.keys[index]);
+  }
+
+  function groupedRow(entry, index) {
+    const key = entry.keys[index];
+    const known = details.get(key);
+    const start = entry.start[index];
+    const end = entry.end[index];
+    return { key, status: STEP_STATUSES[entry.codes[index]], attempts: known ? known.attempts : null,
+      durationMs: known ? known.durationMs : Number.isFinite(start) && Number.isFinite(end) ? end - start : null,
+      error: known ? known.error : "" };
+  }
+
+  function renderGrouped() {
+    const entry = stepIndex.node(node);
+    const groups = entry.groups;
+    const starts = new Array(groups.length);
+    let rows = 0;
+    for (let i = 0; i < groups.length; i += 1) {
+      starts[i] = rows;
+      rows += 1 + (expandedGroups.has(groups[i].outer) ? groups[i].indices.length : 0);
+    }
+    spacer.style.height = `${rows * ROW_HEIGHT}px`;
+    const height = viewportHeight || 400;
+    const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(rows - 1, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+    const keep = new Set();
+    let g = Math.max(0, upperBound(starts, first) - 1);
+    for (let index = first; index <= last && g < groups.length; index += 1) {
+      while (g + 1 < groups.length && starts[g + 1] <= index) g += 1;
+      const group = groups[g];
+      const slot = index - starts[g] - 1;
+      if (slot < 0) { keep.add(groupRowElement(group, index)); continue; }
+      const block = Math.floor(slot / BLOCK);
+      const state = groupBlocks.get(`${group.outer}\u0000${block}`);
+      if (!state || (state.stale && !state.loading)) loadGroupBlock(group, block);
+      const row = groupedRow(entry, group.indices[slot]);
+      rowElement(row, index).classList.add("kt-in-group");
+      keep.add(row.key);
+    }
+    for (const [key, element] of elements) {
+      if (!keep.has(key)) { element.remove(); elements.delete(key); }
+    }
+    const keys = entry.keys.length;
+    countLabel.textContent = groups.length || stepIndex.complete
+      ? `${formatCount(keys)} key${keys === 1 ? "" : "s"} in ${formatCount(groups.length)} group${groups.length === 1 ? "" : "s"}`
+      : "loading…";
+    emptyNote.hidden = true;
+    root.dataset.total = String(keys);
+    root.dataset.grouped = "true";
+    root.dataset.loading = groups.length || stepIndex.complete ? "false" : "true";
+  }
+
+  // The number of items of the sorted `values` that are <= value.
+  function upperBound(values, value) {
+    let low = 0;
+    let high = values.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (values[mid] <= value) low = mid + 1; else high = mid;
+    }
+    return low;
+  }
+
+  function toggleGroup(outer, open = !expandedGroups.has(outer)) {
+    if (open) expandedGroups.add(outer); else expandedGroups.delete(outer);
+    render();
+  }
+
+  spacer.addEventListener("click", (event) => {
+    const element = event.target.closest("[data-testid=key-group]");
+    if (!element) return;
+    const outer = element.dataset.outerKey;
+    if (event.target.matches("input[type=checkbox]")) {
+      const group = stepIndex.node(node).groupByOuter.get(outer);
+      if (group) selection.setMany(groupKeys(group), event.target.checked);
+    } else {
+      toggleGroup(outer);
+    }
+  });
+  spacer.addEventListener("keydown", (event) => {
+    const element = event.target.closest("[data-testid=key-group]");
+    if (!element || event.target !== element) return;
+    const outer = element.dataset.outerKey;
+    if (event.key === "Enter" || event.key === " ") toggleGroup(outer);
+    else if (event.key === "ArrowRight") toggleGroup(outer, true);
+    else if (event.key === "ArrowLeft") toggleGroup(outer, false);
+    else return;
+    event.preventDefault();
+  });
+
   function render() {
+    if (isGrouped()) { renderGrouped(); return; }
+    root.dataset.grouped = "false";
     spacer.style.height = `${Math.max(total, 0) * ROW_HEIGHT}px`;
     const top = scrollTop;
     const height = viewportHeight || 400;
@@ -164,6 +342,9 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     }
     const shown = totalKnown ? `${formatCount(total)} key${total === 1 ? "" : "s"}${isFiltered(filters) ? " match" : ""}` : "loading…";
     countLabel.textContent = shown;
+    const empty = totalKnown && total === 0 && isFiltered(filters);
+    emptyNote.hidden = !empty;
+    if (empty) emptyNote.textContent = `No keys match ${describeFilters(filters)}.`;
     root.dataset.total = String(total);
     root.dataset.loading = totalKnown ? "false" : "true";
   }
@@ -179,6 +360,7 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     totalKnown = false;
     viewport.scrollTop = 0;
     scrollTop = 0;
+    resetGroups();
     resetFirstLoad();
     if (node) loadBlock(0);
     render();
@@ -188,6 +370,7 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
   function refreshVisible() {
     lastRefresh = performance.now();
     for (const block of blocks.values()) block.stale = true;
+    for (const block of groupBlocks.values()) block.stale = true;
     if (!blocks.size && node) loadBlock(0);
     render();
   }
@@ -202,8 +385,9 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
   function filtersChanged() {
     clearTimeout(filterTimer);
     filterTimer = setTimeout(() => {
-      const next = readFilters(inputs);
+      const next = { ...readFilters(inputs), signature: "" };  // editing the filters leaves the failure group
       if (JSON.stringify(next) === JSON.stringify(filters)) return;
+      root.dataset.errorSignature = "";
       filters = next;
       root.dataset.filtered = isFiltered(filters) ? "true" : "false";
       reset();
@@ -243,7 +427,9 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     }
   });
   selectAll.addEventListener("change", () => {
-    selection.setMany([...byKey.keys()], selectAll.checked);
+    const shown = isGrouped() ? stepIndex.node(node).groups.filter((group) => expandedGroups.has(group.outer)).flatMap(groupKeys)
+      : [...byKey.keys()];
+    selection.setMany(shown, selectAll.checked);
   });
   selection.onChange(() => {
     if (!selection.size) selectAll.checked = false;
@@ -257,16 +443,27 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
       reset();
     },
     // Set filters from elsewhere (e.g. a click on a "failed" count, or a link to nested keys).
-    setFilters({ key = "", status = "", error = "" }) {
+    // `signature` keeps only the failed keys of that failure group.
+    setFilters({ key = "", status = "", error = "", signature = "" }) {
       inputs.text.value = key;
       inputs.status.value = status;
       inputs.error.value = error;
-      filters = readFilters(inputs);
+      filters = { ...readFilters(inputs), signature };
+      root.dataset.errorSignature = signature;
       root.dataset.filtered = isFiltered(filters) ? "true" : "false";
       reset();
     },
     // Live steps (runUpdates): patch loaded rows now; new or moved rows come with the next refresh.
     applySteps(steps, nodeTotal) {
+      if (isGrouped()) {  // statuses come from the step index; keep the attempts and errors read so far current
+        for (const step of steps) {
+          if (step.node === node && details.has(step.key)) {
+            details.set(step.key, { attempts: step.attemptCount, durationMs: step.durationMs,
+              error: step.error ? step.error.message : "" });
+          }
+        }
+        return true;
+      }
       let patched = false;
       let unseen = false;
       for (const step of steps) {

@@ -8,8 +8,8 @@ import { graphql } from "./graphql.js";
 import { isFinishedRun } from "./status.js";
 
 const OUTCOME = `query RunOutcome($id: ID!, $after: String) { run(id: $id) {
-  status startedAt endedAt durationMs childRunIds failureReason
-  nodeStats { node total pending running succeeded failed skipped reused }
+  status startedAt endedAt durationMs childRunIds failureReason terminatedBy toleratedFailures
+  nodeStats { node total pending running succeeded failed skipped reused canceled }
   events(after: $after, first: 1000) { edges { node { kind timestamp payload } } } } }`;
 const LOOK_BACK = 500;  // events before the last one seen, where RUN_FINISHED is searched
 const RETRIES = [200, 400, 800, 1600, 3200];
@@ -17,7 +17,8 @@ const RETRIES = [200, 400, 800, 1600, 3200];
 function statusOf(payload) {
   const data = typeof payload === "string" ? JSON.parse(payload || "{}") : payload || {};
   if (data.canceled) return { status: "CANCELED", failureReason: null };
-  return data.success === false ? { status: "FAILURE", failureReason: data.failure_reason || null } : { status: "SUCCESS", failureReason: null };
+  if (data.success === false) return { status: "FAILURE", failureReason: data.failure_reason || null };
+  return { status: "SUCCESS", failureReason: null, toleratedFailures: data.tolerated_failures || 0 };
 }
 
 async function readOnce(runId, cursor) {

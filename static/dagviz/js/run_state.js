@@ -26,7 +26,7 @@ export function createRunState(run) {
       if (fields.nodeStats) for (const entry of fields.nodeStats) stats.set(entry.node, entry);
     },
     totals() {
-      const sum = { total: 0, pending: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, reused: 0 };
+      const sum = { total: 0, pending: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, reused: 0, canceled: 0 };
       for (const entry of stats.values()) for (const field of Object.keys(sum)) sum[field] += entry[field] || 0;
       return sum;
     },

@@ -5,7 +5,7 @@
 // jump straight to any page of an unfiltered node.
 
 import { graphql } from "./graphql.js";
-import { STATUS_CODE } from "./status.js";
+import { STATUS_CODE, STEP_STATUSES } from "./status.js";
 
 const PAGE = 1000;
 const STEPS = `query StepIndex($id: ID!, $after: String, $first: Int) {
@@ -14,10 +14,41 @@ const STEPS = `query StepIndex($id: ID!, $after: String, $first: Int) {
     edges { cursor node { key node status startedAt endedAt } } } }
 }`;
 
-const TERMINAL = new Set([STATUS_CODE.SUCCESS, STATUS_CODE.FAILURE, STATUS_CODE.SKIPPED, STATUS_CODE.REUSED]);
+const RETRY_MS = [300, 1000, 2000, 4000, 8000];
+const CATCH_UP_MS = 1000;
+const MAX_STALLS = 3;
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const TERMINAL = new Set([STATUS_CODE.SUCCESS, STATUS_CODE.FAILURE, STATUS_CODE.SKIPPED, STATUS_CODE.REUSED,
+  STATUS_CODE.CANCELED]);
+
+// groups: keys mapped two or more deep (`op[outer][inner]`) by outer key, in the order outer keys
+// first appeared, each with its keys' indices and counts per status code; built as keys arrive.
 function newEntry() {
-  return { keys: [], codes: [], start: [], end: [], cursors: [], pos: new Map(), version: 0 };
+  return { keys: [], codes: [], start: [], end: [], cursors: [], pos: new Map(), version: 0,
+    groups: [], groupByOuter: new Map(), groupOf: [], slotOf: [] };
+}
+
+// The outer mapping key of a key mapped two or more deep (`score[eu][c1]` -> "eu"), else null.
+export function outerKeyOf(key) {
+  const open = key.indexOf("[");
+  if (open < 0 || key.indexOf("][", open) < 0) return null;
+  return key.slice(open + 1, key.indexOf("]", open));
+}
+
+function addToGroup(target, key, index, code) {
+  const outer = outerKeyOf(key);
+  if (outer === null) { target.groupOf.push(null); target.slotOf.push(-1); return; }
+  let group = target.groupByOuter.get(outer);
+  if (!group) {
+    group = { outer, indices: [], counts: new Array(STEP_STATUSES.length).fill(0), ordinal: target.groups.length };
+    target.groupByOuter.set(outer, group);
+    target.groups.push(group);
+  }
+  target.slotOf.push(group.indices.length);
+  group.indices.push(index);
+  group.counts[code] += 1;
+  target.groupOf.push(group);
 }
 
 export function createStepIndex(runId, onChange = () => {}) {
@@ -26,6 +57,10 @@ export function createStepIndex(runId, onChange = () => {}) {
   let loading = false;
   let buffered = [];
   let complete = false;
+  let tailCursor = null;   // the end of the last page read: catching up starts there
+  let lastCatchUp = -Infinity;
+  let catchUpTimer = null;
+  let stalls = 0;          // catch-ups in a row that found nothing: the counts cannot be met, stop trying
 
   function entry(node) {
     let found = nodes.get(node);
@@ -47,41 +82,79 @@ export function createStepIndex(runId, onChange = () => {}) {
       target.start.push(start);
       target.end.push(end);
       target.cursors.push(cursor ?? null);
-    } else {
-      // A buffered update may be older than the page that was read after it was sent.
-      if (fromBuffer && TERMINAL.has(target.codes[index]) && !TERMINAL.has(code)) return;
-      target.codes[index] = code;
-      target.start[index] = start;
-      target.end[index] = end;
-      if (cursor) target.cursors[index] = cursor;
+      addToGroup(target, step.key, index, code);
+      target.version += 1;
+      return true;
     }
+    // A buffered update may be older than the page that was read after it was sent.
+    if (fromBuffer && TERMINAL.has(target.codes[index]) && !TERMINAL.has(code)) return false;
+    const group = target.groupOf[index];
+    if (group) { group.counts[target.codes[index]] -= 1; group.counts[code] += 1; }
+    target.codes[index] = code;
+    target.start[index] = start;
+    target.end[index] = end;
+    if (cursor) target.cursors[index] = cursor;
     target.version += 1;
+    return false;
+  }
+
+  // Reads pages from `after` to the end. A failed page is read again (with a pause) instead of
+  // ending the load: a partial index that called itself complete stayed short of keys (e.g. the
+  // timeline at 6,998 of 10,000) until the page was reloaded. Live updates that arrive meanwhile
+  // are buffered, since a page read after them may be older than they are.
+  async function readPages(mine, after) {
+    loading = true;
+    let failures = 0;
+    let added = 0;
+    for (;;) {
+      let data;
+      try {
+        data = await graphql(STEPS, { id: runId, after, first: PAGE });
+      } catch (error) {
+        if (mine !== generation) return null;
+        console.warn("step index:", error.message);
+        if (failures >= RETRY_MS.length) break;  // give up for now: `complete` stays false
+        await pause(RETRY_MS[failures]);
+        failures += 1;
+        if (mine !== generation) return null;
+        continue;
+      }
+      if (mine !== generation) return null;
+      failures = 0;
+      const connection = data.run.steps;
+      for (const edge of connection.edges) added += put(edge.node, edge.cursor, false) ? 1 : 0;
+      if (connection.pageInfo.endCursor) tailCursor = connection.pageInfo.endCursor;
+      onChange();
+      if (!connection.pageInfo.hasNextPage) { complete = true; break; }
+      after = connection.pageInfo.endCursor;
+    }
+    loading = false;
+    for (const steps of buffered) for (const step of steps) put(step, null, true);
+    buffered = [];
+    onChange();
+    return added;
   }
 
   async function load() {
     const mine = ++generation;
-    loading = true;
     complete = false;
-    let after = null;
-    try {
-      for (;;) {
-        const data = await graphql(STEPS, { id: runId, after, first: PAGE });
-        if (mine !== generation) return;
-        const connection = data.run.steps;
-        for (const edge of connection.edges) put(edge.node, edge.cursor, false);
-        onChange();
-        if (!connection.pageInfo.hasNextPage) break;
-        after = connection.pageInfo.endCursor;
-      }
-    } catch (error) {
-      console.warn("step index:", error.message);
-    }
-    if (mine !== generation) return;
-    loading = false;
-    complete = true;
-    for (const steps of buffered) for (const step of steps) put(step, null, true);
-    buffered = [];
-    onChange();
+    tailCursor = null;
+    stalls = 0;
+    await readPages(mine, null);
+  }
+
+  // Steps created after the last page was read and changed before the live updates began are in
+  // no update: read the steps after the last page when the counts say the index is behind.
+  async function catchUp() {
+    lastCatchUp = performance.now();
+    const added = await readPages(generation, tailCursor);
+    if (added === 0) stalls += 1;
+    else if (added) stalls = 0;
+  }
+
+  function behind(stats) {
+    for (const [name, entry] of stats) if ((entry.total || 0) > (nodes.get(name)?.keys.length || 0)) return true;
+    return false;
   }
 
   return {
@@ -95,6 +168,17 @@ export function createStepIndex(runId, onChange = () => {}) {
       if (!steps || !steps.length) return;
       if (loading) buffered.push(steps);
       else for (const step of steps) put(step, null, false);
+    },
+    // Called with the run's counts per node (each render): reads the missing steps, at most once a second.
+    // A load that gave up (the server kept failing) goes on from where it stopped the same way.
+    reconcile(stats) {
+      if (!generation || loading || stalls >= MAX_STALLS || (complete && !behind(stats))) return;
+      const wait = CATCH_UP_MS - (performance.now() - lastCatchUp);
+      if (wait > 0) {
+        if (!catchUpTimer) catchUpTimer = setTimeout(() => { catchUpTimer = null; onChange(); }, wait);
+        return;
+      }
+      catchUp();
     },
     get complete() { return complete; },
     node: (name) => nodes.get(name) || newEntry(),

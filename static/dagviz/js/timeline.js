@@ -2,7 +2,7 @@
 // into one row per key on click. Only the rows in view are drawn, so 10,000 keys scroll freely.
 
 import { formatDuration } from "./format.js";
-import { STATUS_CODE, STATUS_COLOR, STATUS_ICON, STEP_STATUSES } from "./status.js";
+import { STATUS_CODE, STATUS_COLOR, STATUS_ICON, STATUS_LABEL, STEP_STATUSES } from "./status.js";
 
 const ROW = 22;
 const AXIS = 24;
@@ -30,11 +30,38 @@ function aggregate(entry, now) {
   }
   let state = "PENDING";
   if (counts[STATUS_CODE.FAILURE]) state = "FAILURE";
+  else if (counts[STATUS_CODE.CANCELED]) state = "CANCELED";
   else if (counts[STATUS_CODE.RUNNING]) state = "RUNNING";
   else if (counts[STATUS_CODE.SUCCESS]) state = "SUCCESS";
   else if (counts[STATUS_CODE.REUSED]) state = "REUSED";
   else if (counts[STATUS_CODE.SKIPPED]) state = "SKIPPED";
   return { start, end, counts, state };
+}
+
+// Band order of an op's bar: one horizontal band per status, as tall as its share of the op's steps,
+// so an op whose keys were mostly reused or skipped does not read as one green bar.
+const BAND_ORDER = ["SUCCESS", "REUSED", "SKIPPED", "FAILURE", "CANCELED", "RUNNING", "PENDING"]
+  .filter((status) => STATUS_CODE[status] !== undefined);
+
+function drawStatusBands(context, counts, x, y, width, height) {
+  const total = counts.reduce((sum, value) => sum + value, 0) || 1;
+  let top = y;
+  for (const status of BAND_ORDER) {
+    const value = counts[STATUS_CODE[status]];
+    if (!value) continue;
+    const band = (height * value) / total;
+    context.fillStyle = STATUS_COLOR[status];
+    context.fillRect(x, top, width, Math.max(1, band));
+    top += band;
+  }
+}
+
+// "✓ 2 ♻ 10": the op's counts per status with their icons.
+function countsText(counts) {
+  const present = BAND_ORDER.filter((status) => counts[STATUS_CODE[status]]);
+  if (present.length === 1 && counts[STATUS_CODE[present[0]]] === 1) return `${STATUS_ICON[present[0]]} ${STATUS_LABEL[present[0]]}`;
+  return BAND_ORDER.filter((status) => counts[STATUS_CODE[status]])
+    .map((status) => `${STATUS_ICON[status]} ${counts[STATUS_CODE[status]]}`).join(" ");
 }
 
 export function createTimeline(root, { nodes, stepIndex, onOpen, runTimes }) {
@@ -81,6 +108,7 @@ export function createTimeline(root, { nodes, stepIndex, onOpen, runTimes }) {
     const now = Date.now();
     const times = runTimes();
     const aggregates = new Map(nodes.map((node) => [node.name, aggregate(stepIndex.node(node.name), now)]));
+    root.dataset.steps = String(nodes.reduce((sum, node) => sum + stepIndex.node(node.name).keys.length, 0));
     let t0 = times.start;
     let t1 = times.end || now;
     for (const value of aggregates.values()) {
@@ -112,13 +140,15 @@ export function createTimeline(root, { nodes, stepIndex, onOpen, runTimes }) {
         if (Number.isFinite(value.start)) {
           const x0 = x(value.start);
           const x1 = Math.max(x0 + 2, x(value.end));
-          context.fillStyle = STATUS_COLOR[value.state];
-          context.globalAlpha = row.mapped ? 0.55 : 1;
-          context.fillRect(x0, y + 4, x1 - x0, ROW - 8);
+          context.globalAlpha = row.mapped ? 0.7 : 1;
+          drawStatusBands(context, value.counts, x0, y + 4, x1 - x0, ROW - 8);
           context.globalAlpha = 1;
           context.fillStyle = "#1d2430";
-          const text = `${STATUS_ICON[value.state]} ${formatDuration(value.end - value.start)}`;
-          context.fillText(text, Math.min(x1 + 4, width - 80), y + ROW / 2);
+          const text = `${countsText(value.counts)} · ${formatDuration(value.end - value.start)}`;
+          context.fillText(text, Math.min(x1 + 4, width - 120), y + ROW / 2);
+        } else if (count) {  // reused or skipped without running: said in words, not drawn as a bar
+          context.fillStyle = "#6b7583";
+          context.fillText(countsText(value.counts), LABEL, y + ROW / 2);
         }
       } else {
         const entry = row.entry;

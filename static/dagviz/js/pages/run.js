@@ -1,28 +1,34 @@
 // The run page: wires the header, graph, op counts, status grid, key table, step drawer, timeline,
 // re-execute menu and delete button to one live runUpdates subscription, rendered at most ~4 fps.
 
+import { renderCollectOutlooks } from "../collect_outlook.js";
 import { createDeleteRunButton } from "../delete_run.js";
 import { pageData } from "../dom.js";
+import { createFailureGroups, failureGroupKeys } from "../failure_groups.js";
 import { createJobGraph } from "../job_graph.js";
 import { createKeyTable } from "../key_table.js";
 import { onReconnect, subscribe } from "../live.js";
 import { countsLine, createNodeList, stateOf } from "../node_list.js";
 import { createReexecuteMenu } from "../reexecute.js";
 import { createRenderLoop } from "../render_loop.js";
+import { createRunConfigPanel } from "../run_config_panel.js";
 import { createRunHeader } from "../run_header.js";
+import { createRunLog } from "../run_log.js";
 import { readRunOutcome } from "../run_outcome.js";
 import { createRunState } from "../run_state.js";
 import { createSelection } from "../selection.js";
 import { createStatusGrid } from "../status_grid.js";
+import { openEmitters } from "../status_bar.js";
 import { createStepDrawer } from "../step_drawer.js";
 import { isFinishedRun } from "../status.js";
 import { createStepIndex } from "../step_index.js";
 import { createTimeline } from "../timeline.js";
+import { renderToleratedBadge } from "../tolerated_badge.js";
 
 const RUN_UPDATES = `subscription RunUpdates($runId: ID!) {
   runUpdates(runId: $runId) {
     status cursor finished
-    nodeStats { node total pending running succeeded failed skipped reused }
+    nodeStats { node total pending running succeeded failed skipped reused canceled }
     steps { key node mappingKeys status startedAt endedAt durationMs attemptCount error { message } }
   }
 }`;
@@ -33,13 +39,17 @@ const nodes = job ? job.graph.nodes : run.nodeStats.map((entry) => ({
   mappingDepth: entry.total > 1 ? 1 : 0, inputs: [], outputs: [],
 }));
 const nodeNames = new Set(nodes.map((node) => node.name));
+// Ops with a dynamic output: while one runs (or waits) the run's total of steps is not known yet.
+const emitters = nodes.filter((node) => node.outputs.some((output) => output.isDynamic)).map((node) => node.name);
+// Ops mapped two or more deep: their keys are grouped by outer key in the key table and the grid.
+const groupedNodes = new Set(nodes.filter((node) => node.mappingDepth > 1).map((node) => node.name));
 const state = createRunState(run);
 const selection = createSelection();
 const $ = (selector) => document.querySelector(selector);
 
 const loop = createRenderLoop(render, 250);
 const stepIndex = createStepIndex(run.id, () => loop.schedule());
-const header = createRunHeader($(".run-head"), state);
+const header = createRunHeader($(".run-head"), state, { emitters });
 const deleteButton = createDeleteRunButton($("[data-testid=delete-run]"), $("[data-testid=delete-run-error]"), state);
 let selectedNode = null;
 
@@ -49,10 +59,10 @@ const nodeList = createNodeList($("[data-testid=node-list]"), nodes, {
   onStatus: (name, status) => { selectNode(name); table.setFilters({ status }); },
 });
 const grid = createStatusGrid($("[data-testid=status-grid]"), {
-  stepIndex, selection, onOpen: (key) => openStep(key), legend: $("[data-role=grid-legend]"),
+  stepIndex, selection, onOpen: (key) => openStep(key), legend: $("[data-role=grid-legend]"), groupedNodes,
 });
 const table = createKeyTable($("[data-testid=key-table]"), {
-  runId: run.id, stepIndex, selection, onOpen: (key) => openStep(key),
+  runId: run.id, stepIndex, selection, onOpen: (key) => openStep(key), groupedNodes,
 });
 const drawer = createStepDrawer($("[data-testid=step-drawer]"), {
   runId: run.id, nodes, isLive: () => !state.finished, latestCursor: () => state.cursor,
@@ -68,7 +78,19 @@ const timeline = createTimeline($("[data-testid=timeline]"), {
   runTimes: () => ({ start: state.run.startedAt ? Date.parse(state.run.startedAt) : NaN,
     end: state.run.endedAt ? Date.parse(state.run.endedAt) : null }),
 });
-createReexecuteMenu($("[data-testid=reexecute-menu]"), $("[data-testid=reexecute-preview]"), { runId: run.id, selection });
+const reexecuteMenu = createReexecuteMenu($("[data-testid=reexecute-menu]"), $("[data-testid=reexecute-preview]"),
+  { runId: run.id, selection });
+const failures = createFailureGroups($("[data-testid=failure-groups]"), {
+  runId: run.id, canReexecute: () => state.finished, onShow: (group) => showFailureGroup(group),
+  onReexecute: (group) => reexecuteMenu.openPreview({
+    strategy: "FROM_SELECTED", failureGroup: group.signature,
+    title: `Re-execute ${group.count} ${group.errorClass} failure${group.count === 1 ? "" : "s"} and downstream`,
+  }),
+});
+createRunConfigPanel($("[data-testid=run-config]"), { run, job });
+const runLog = createRunLog($("[data-testid=run-log]"), {
+  runId: run.id, onOpenStep: (key) => openStep(key), isLive: () => !state.finished,
+});
 selection.onChange(() => {
   $("[data-role=selection-info]").textContent = selection.size ? `${selection.size} selected for re-execution` : "";
   loop.schedule();
@@ -100,15 +122,43 @@ function openStep(key) {
   drawer.open(key);
 }
 
+// A failure group clicked in the Failures panel: its op's keys filtered to the group, and all of them
+// selected (for "Re-execute selected keys"); null shows every key again and clears the selection.
+let shownGroup = 0;
+async function showFailureGroup(group) {
+  const mine = ++shownGroup;
+  if (!group) {  // the group was clicked again: undo what showing it did
+    table.setFilters({});
+    selection.clear();
+    return;
+  }
+  const firstKey = group.sampleKeys[0] || "";
+  const node = firstKey.includes("[") ? firstKey.slice(0, firstKey.indexOf("[")) : firstKey;
+  if (node !== selectedNode) selectNode(node);
+  table.setFilters({ status: "FAILURE", signature: group.signature });  // the status menu shows a filter is on
+  try {
+    const keys = await failureGroupKeys(run.id, group.signature);
+    if (mine !== shownGroup) return;  // another group was clicked meanwhile
+    selection.clear();
+    selection.setMany(keys, true);
+  } catch (error) {
+    console.warn("failure group keys:", error.message);
+  }
+}
+
 function render() {
   header.render();
+  renderToleratedBadge($("[data-testid=tolerated-failures]"), state.run);
   deleteButton.render();
-  nodeList.render(state.stats);
+  const openEnded = !state.finished && openEmitters(emitters, state.stats).open;
+  nodeList.render(state.stats, { openEnded });
+  renderCollectOutlooks($("[data-testid=node-list]"), nodes, state.stats, state.finished);
   if (graph) {
     graph.cy.batch(() => {
       for (const node of nodes) {
         const stats = state.stats.get(node.name);
-        graph.setState(node.name, countsLine(stats), stateOf(stats));
+        const open = openEnded && node.isDynamicMapped;  // more keys may come: "≥" and no settled state yet
+        graph.setState(node.name, countsLine(stats, open), stateOf(stats, open));
       }
     });
   }
@@ -116,6 +166,7 @@ function render() {
   grid.render();
   table.render();
   timeline.render();
+  stepIndex.reconcile(state.stats);  // the grid and the timeline never stay short of the counts
 }
 
 let refreshes = 0;
@@ -130,7 +181,7 @@ async function refreshRun(cursor = null) {
 }
 
 function finish(cursor) {
-  refreshRun(cursor);
+  refreshRun(cursor).then(() => failures.load());  // once more at the end, with the final status
   table.reload();
   stepIndex.reload();
   drawer.refresh();
@@ -144,6 +195,8 @@ function follow() {
       const selectedTotal = state.stats.get(selectedNode)?.total;
       table.applySteps(update.steps, selectedTotal);
       drawer.applySteps(update.steps);
+      runLog.notify();
+      if (update.steps.some((step) => step.status === "FAILURE")) failures.refreshSoon();
       if (update.finished) finish(update.cursor);
       else if (statusChanged) refreshRun();
       loop.schedule();
@@ -164,11 +217,12 @@ selectNode(params.get("node") && nodeNames.has(params.get("node")) ? params.get(
   { now: false });
 if (params.get("step")) drawer.open(params.get("step"));
 if (!state.finished) follow();
+failures.load();
 table.ready().then(() => {
   performance.mark("dagviz:interactive");
   document.body.dataset.ready = "true";
 });
-window.dagviz = { state, stepIndex, table, graph: null };
+window.dagviz = { state, stepIndex, table, grid, graph: null };
 await nextTask();
 graph = await createJobGraph($("[data-testid=graph-canvas]"), nodes, {
   toolbar: $(".graph-toolbar"), liveLine: "…", onSelect: (name) => selectNode(name),
