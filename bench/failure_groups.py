@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from support import setup_django  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 TARGET_MS = 100.0
 BATCH = 5_000
@@ -109,18 +108,12 @@ def main() -> None:
     parser.add_argument("--failures", type=int, default=3_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    os.environ.setdefault("DAGVIZ_HOME", tempfile.mkdtemp(prefix="dagviz-bench-"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dagviz.server.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django()
     from django.db import connection
     from django.test import Client
 
     from runs.services.failure_groups import failure_groups
 
-    call_command("migrate", verbosity=0)
     began = time.perf_counter()
     run = build_run(args.keys, args.failures)
     written_s = time.perf_counter() - began

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from support import setup_django  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 TARGET_MS = 100.0
 BATCH = 5_000
@@ -139,18 +138,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the run (its id is printed) instead of deleting it")
     parser.add_argument("--run", help="measure this run (made by an earlier --keep) instead of writing a new one")
     args = parser.parse_args()
-    os.environ.setdefault("DAGVIZ_HOME", tempfile.mkdtemp(prefix="dagviz-bench-"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dagviz.server.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django()
     from django.db import connection
     from django.test import Client
 
     from runs.models import Event, Run
 
-    call_command("migrate", verbosity=0)
     began = time.perf_counter()
     run = Run.objects.get(id=args.run) if args.run else create_run(args.events)
     written_s = 0.0 if args.run else time.perf_counter() - began

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -28,6 +30,25 @@ def graphql_post(url: str, query: str, variables: dict | None = None) -> dict[st
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+def graphql_data(url: str, query: str, variables: dict | None = None) -> dict[str, Any]:
+    """The ``data`` of a GraphQL answer that must have no errors."""
+    answer = graphql_post(url, query, variables)
+    assert not answer.get("errors"), answer
+    return answer["data"]
+
+
+def setup_django() -> None:
+    """Django for a bench that uses the ORM: DATABASE_URL, or SQLite in a new temporary DAGVIZ_HOME, migrated."""
+    os.environ.setdefault("DAGVIZ_HOME", tempfile.mkdtemp(prefix="dagviz-bench-"))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dagviz.server.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
 
 
 @contextlib.contextmanager

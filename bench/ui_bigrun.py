@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from support import ROOT, daphne, graphql_post
+from support import ROOT, daphne, graphql_data
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -69,15 +69,9 @@ CLICK_KEY = """async (key) => {
 }"""
 
 
-def post(url: str, query: str, variables: dict | None = None) -> dict:
-    answer = graphql_post(url, query, variables)
-    assert not answer.get("errors"), answer
-    return answer["data"]
-
-
 def launch(base: str, keys: int, executor: str) -> str:
     config = json.dumps({"ops": {"emit_many": {"config": {"n": keys}}}})
-    data = post(f"{base}/graphql", """mutation($config: JSONString, $executor: String) {
+    data = graphql_data(f"{base}/graphql", """mutation($config: JSONString, $executor: String) {
         launchRun(jobName: "big_fanout", runConfig: $config, executor: $executor) {
           __typename ... on LaunchRunSuccess { run { id } } } }""", {"config": config, "executor": executor})
     return data["launchRun"]["run"]["id"]
@@ -86,7 +80,7 @@ def launch(base: str, keys: int, executor: str) -> str:
 def wait_finished(base: str, run_id: str, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = post(f"{base}/graphql", "query($id: ID!) { run(id: $id) { status } }", {"id": run_id})["run"]["status"]
+        status = graphql_data(f"{base}/graphql", "query($id: ID!) { run(id: $id) { status } }", {"id": run_id})["run"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             return status
         time.sleep(0.2)

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from support import ROOT, daphne, graphql_post
+from support import ROOT, daphne, graphql_data
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -60,16 +60,10 @@ EXPAND = """async (outer) => {
 }"""
 
 
-def post(url: str, query: str, variables: dict | None = None) -> dict:
-    answer = graphql_post(url, query, variables)
-    assert not answer.get("errors"), answer
-    return answer["data"]
-
-
 def launch(base: str, regions: int, customers: int) -> str:
     config = json.dumps({"ops": {"regions": {"config": {"regions": [f"r{index}" for index in range(regions)],
                                                         "customers_per_region": customers}}}})
-    data = post(f"{base}/graphql", """mutation($config: JSONString) {
+    data = graphql_data(f"{base}/graphql", """mutation($config: JSONString) {
         launchRun(jobName: "nested_fanout", runConfig: $config) {
           __typename ... on LaunchRunSuccess { run { id } } } }""", {"config": config})
     return data["launchRun"]["run"]["id"]
@@ -78,7 +72,7 @@ def launch(base: str, regions: int, customers: int) -> str:
 def wait_finished(base: str, run_id: str, timeout: float = 1800) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = post(f"{base}/graphql", "query($id: ID!) { run(id: $id) { status } }", {"id": run_id})["run"]["status"]
+        status = graphql_data(f"{base}/graphql", "query($id: ID!) { run(id: $id) { status } }", {"id": run_id})["run"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             return status
         time.sleep(1)
