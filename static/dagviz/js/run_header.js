@@ -80,20 +80,17 @@ export function createRunHeader(root, state, { emitters = [] } = {}) {
     const emitterNote = emitting.running.length ? "emitter running" : emitting.waiting.length ? "emitter not started" : "";
     const summary = emitting.open
       ? `${formatCount(done)} of ≥${formatCount(totals.total)} steps done, ${emitterNote}`
-      : `${formatCount(done)} of ${formatCount(totals.total)} steps done`;
+      : `${formatCount(done)} / ${formatCount(totals.total)} steps done`;
     progress.dataset.done = String(done);
     progress.dataset.total = String(totals.total);
     progress.dataset.totalKnown = String(!emitting.open);
     progress.title = emitting.open ? `The total is not known yet: ${[...emitting.running, ...emitting.waiting].join(", ")} may yield more keys` : "";
-    if (emitting.open) {  // indeterminate for assistive technology: no value, a text, busy
-      progress.removeAttribute("aria-valuenow");
-      progress.removeAttribute("aria-valuemax");
-      progress.setAttribute("aria-busy", "true");
-    } else {
-      progress.setAttribute("aria-valuemax", String(totals.total));
-      progress.setAttribute("aria-valuenow", String(done));
-      progress.removeAttribute("aria-busy");
-    }
+    // The values are the steps known so far; while the total is open, aria-valuetext (read instead of
+    // them) says so, and the bar is busy.
+    progress.setAttribute("aria-valuemax", String(totals.total));
+    progress.setAttribute("aria-valuenow", String(done));
+    if (emitting.open) progress.setAttribute("aria-busy", "true");
+    else progress.removeAttribute("aria-busy");
     progress.setAttribute("aria-valuetext", summary);
     progressText.textContent = summary
       + (totals.failed ? ` · ✗ ${formatCount(totals.failed)} failed` : "")
