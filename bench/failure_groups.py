@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from support import setup_django  # noqa: E402  (bench/ is on sys.path when run as a script)
+from support import setup_django, timed_graphql  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 TARGET_MS = 100.0
 BATCH = 5_000
@@ -90,18 +90,6 @@ def build_run(keys: int, failures: int) -> Any:
     return run
 
 
-def timed(client: Any, query: str, variables: dict, repeat: int) -> tuple[dict, dict]:
-    body = json.dumps({"query": query, "variables": variables})
-    times, answer = [], None
-    for _ in range(repeat):
-        began = time.perf_counter()
-        response = client.post("/graphql", body, content_type="application/json")
-        times.append((time.perf_counter() - began) * 1000)
-        answer = response.json()
-        assert response.status_code == 200 and not answer.get("errors"), answer
-    return {"median_ms": round(statistics.median(times), 1), "times_ms": [round(t, 1) for t in times]}, answer["data"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=100_000)
@@ -122,10 +110,10 @@ def main() -> None:
             cursor.execute("ANALYZE runs_step")  # fresh statistics, as autovacuum would give a real table
     client = Client(HTTP_HOST="127.0.0.1")
     try:
-        groups_time, data = timed(client, GROUPS_QUERY, {"id": str(run.id)}, args.repeat)
+        groups_time, data = timed_graphql(client, GROUPS_QUERY, {"id": str(run.id)}, args.repeat)
         groups = data["run"]["failureGroups"]
         largest = groups[0]["signature"]
-        keys_time, keys_data = timed(client, GROUP_KEYS_QUERY, {"id": str(run.id), "signature": largest}, args.repeat)
+        keys_time, keys_data = timed_graphql(client, GROUP_KEYS_QUERY, {"id": str(run.id), "signature": largest}, args.repeat)
         service_times = []
         for _ in range(args.repeat):  # the two queries alone, without the GraphQL view around them
             began = time.perf_counter()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from support import setup_django  # noqa: E402  (bench/ is on sys.path when run as a script)
+from support import setup_django, timed_graphql  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 TARGET_MS = 100.0
 BATCH = 5_000
@@ -102,16 +102,9 @@ def create_run(total: int) -> Any:
 
 
 def timed(client: Any, run_id: str, variables: dict, repeat: int) -> dict:
-    body = json.dumps({"query": LOG_QUERY, "variables": {"id": run_id, "first": 100, **variables}})
-    times, answer = [], None
-    for _ in range(repeat):
-        began = time.perf_counter()
-        response = client.post("/graphql", body, content_type="application/json")
-        times.append((time.perf_counter() - began) * 1000)
-        answer = response.json()
-        assert response.status_code == 200 and not answer.get("errors"), answer
-    log = answer["data"]["run"]["eventLog"]
-    return {"median_ms": round(statistics.median(times), 1), "times_ms": [round(t, 1) for t in times],
+    times, data = timed_graphql(client, LOG_QUERY, {"id": run_id, "first": 100, **variables}, repeat)
+    log = data["run"]["eventLog"]
+    return {**times,
             "rows": len(log["edges"]), "total_count": log["totalCount"], "has_next": log["pageInfo"]["hasNextPage"],
             "scan_limited": log["scanLimited"], "end_cursor": log["pageInfo"]["endCursor"]}
 

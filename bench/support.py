@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,19 @@ def graphql_data(url: str, query: str, variables: dict | None = None) -> dict[st
     answer = graphql_post(url, query, variables)
     assert not answer.get("errors"), answer
     return answer["data"]
+
+
+def timed_graphql(client: Any, query: str, variables: dict, repeat: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post one GraphQL query ``repeat`` times through a Django test client: its times and its last data."""
+    body = json.dumps({"query": query, "variables": variables})
+    times, answer = [], None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        response = client.post("/graphql", body, content_type="application/json")
+        times.append((time.perf_counter() - began) * 1000)
+        answer = response.json()
+        assert response.status_code == 200 and not answer.get("errors"), answer
+    return {"median_ms": round(statistics.median(times), 1), "times_ms": [round(t, 1) for t in times]}, answer["data"]
 
 
 def setup_django() -> None:
