@@ -41,7 +41,7 @@ from dagviz.execution.events import (
 )
 from dagviz.execution.output_preview import output_preview
 from dagviz.execution.run_resources import resources_for_step
-from dagviz.storage.output_store import OutputStore, output_ref
+from dagviz.storage.output_store import OutputStore, output_ref, readable_elsewhere_first
 
 if TYPE_CHECKING:
     from dagviz.definitions.resources import ResourceDefinition
@@ -73,8 +73,9 @@ def _load_inputs(task: StepTask, op_def: OpDefinition, store: OutputStore) -> di
     for name, (how, what) in task.inputs.items():
         if how == "ref":
             values[name] = store.get(what)
-        elif how == "refs":
-            values[name] = [store.get(ref) for ref in what]
+        elif how == "refs":  # a collect (or a list input): one read per segment, not per value
+            get_many = getattr(store, "get_many", None)
+            values[name] = get_many(list(what)) if get_many else [store.get(ref) for ref in what]
         elif how == "nothing":
             continue  # an ordering-only input (In(Nothing)) is never passed to the function
         else:
@@ -133,7 +134,8 @@ def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Calla
             )
             args = (context,)
         result = op_def.compute_fn(*args, **kwargs)
-        yield from _store_outputs(op_def, result, task, store, context)
+        # Refs go on only once other processes can read them (a remote store uploads small values in batches).
+        yield from readable_elsewhere_first(_store_outputs(op_def, result, task, store, context), store)
     except Exception as error:  # user code may raise anything; it becomes a STEP_FAILURE event
         retry_requested = error.max_retries if isinstance(error, RetryRequested) else 0
         yield StepFailed(

@@ -109,7 +109,7 @@ def test_example_jobs_give_the_same_outputs_as_in_process(tmp_path, job_def, run
     if job_def is flaky_fanout:  # k3 fails on purpose, in every executor
         (failure,) = [event for event in result.events if event.kind == "STEP_FAILURE"]
         assert (failure.step_key, failure.error.class_name) == ("flaky_work[k3]", "Failure")
-    assert any((tmp_path / "store").rglob("*.pkl"))  # values went through the store
+    assert any((tmp_path / "store").rglob("*.seg"))  # values went through the store (small ones: segments)
 
 
 def test_local_workers_are_forked_from_the_forkserver_and_see_the_environment_of_each_run(tmp_path, monkeypatch):

@@ -40,7 +40,7 @@ def test_multiprocess_gives_the_same_outputs_as_in_process_for_plain_and_nested_
     # Steps ran in at most max_concurrent long-lived worker processes, never in this one.
     pids = {int(text.split("pid=")[1]) for text in logs.values()}
     assert 1 <= len(pids) <= 2 and os.getpid() not in pids
-    assert any((tmp_path / "store").rglob("*.pkl"))
+    assert any((tmp_path / "store").rglob("*.seg"))  # small values went to segment files
 
 
 def test_collect_and_output_for_node_follow_yield_order_when_later_keys_finish_first(tmp_path):

@@ -1,4 +1,8 @@
-"""Output stores: memory:// keeps objects, file:// pickles them for other processes; clear errors."""
+"""Output stores: memory:// keeps objects, file:// pickles them for other processes; clear errors.
+
+Small values share a run's segment files (tests/execution/test_segment_store.py); these tests
+also cover the one-file-per-value layout that large values keep.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ def test_file_store_round_trips_values_through_files_readable_by_another_store_i
     reader = open_output_store(url)  # as a worker process would open it
     assert reader.exists(ref)
     assert reader.get(ref) == value
-    assert list((tmp_path / "outputs").rglob("*.pkl")), "values are stored as files under the URL"
+    assert list((tmp_path / "outputs").rglob("*.seg")), "small values are stored in a segment file under the URL"
 
 
 def test_file_store_survives_pickling_so_workers_can_receive_it(tmp_path):
@@ -106,7 +110,8 @@ def file_store_job():
     gather(two_keys().map(count).collect())
 
 
-def test_a_run_with_a_file_store_writes_every_output_and_reads_results_back(tmp_path):
+def test_a_run_with_a_file_store_writes_every_output_and_reads_results_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGVIZ_SMALL_OUTPUT_BYTES", "0")  # every value in a file of its own, as large values are
     result = dagviz.execute_job(file_store_job, executor="in_process", output_store=f"file://{tmp_path}/store")
     assert result.success
     assert result.output_for_node("gather") == [2, 2]

@@ -31,11 +31,11 @@ def test_the_run_of_a_ref_is_its_first_part():
 
 
 def test_files_no_kept_ref_names_are_removed_with_the_directories_left_empty(store_url):
-    store = open_output_store(store_url)
+    store = open_output_store(store_url, small_output_bytes=0)  # one file per value (large values)
     plain, kept = output_ref("r1", "load", "result"), output_ref("r1", "split", "result", "a")
     dropped, other = output_ref("r1", "split", "result", "b"), output_ref("r2", "load", "result")
     for ref in (plain, kept, dropped, other):
-        store.put(ref, VALUE)
+        assert store.put(ref, VALUE) == ref
 
     files = store.unreferenced_files("r1", keep=[kept])
     assert sorted(files.values()) == [SIZE, SIZE] and len(files) == 2
@@ -57,3 +57,24 @@ def test_a_run_that_stored_nothing_has_no_files_to_remove(store_url):
     assert store.unreferenced_files("never-ran") == {}
     store.remove_files("never-ran", {})
     assert not exists(store_url, "never-ran")
+
+
+def test_a_segment_stays_while_a_kept_ref_names_a_slice_of_it(store_url):
+    first, second = open_output_store(store_url), open_output_store(store_url)  # two writers: two segments
+    kept = first.put(output_ref("r1", "split", "result", "a"), VALUE)
+    neighbour = first.put(output_ref("r1", "split", "result", "b"), "in the kept segment")
+    dropped = second.put(output_ref("r1", "work[a]", "result"), "dropped")
+    other = second.put(output_ref("r2", "load", "result"), "other run")
+    for store in (first, second):
+        store.flush()  # an object store uploads its batches here
+
+    files = first.unreferenced_files("r1", keep=[kept])
+    assert list(files) == [first.path_of(dropped)] and first.path_of(kept) != first.path_of(dropped)
+    first.remove_files("r1", files)
+
+    fresh = open_output_store(store_url)
+    assert fresh.get(kept) == VALUE and fresh.get(neighbour) == "in the kept segment"
+    assert not fresh.exists(dropped) and fresh.get(other) == "other run"
+    fresh.remove_files("r1", fresh.unreferenced_files("r1"))
+    assert not exists(store_url, "r1") and not open_output_store(store_url).exists(kept)
+    assert fresh.get(other) == "other run"
