@@ -10,7 +10,9 @@ op never delays the events before it.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -36,6 +38,7 @@ from dagviz.execution.events import (
 )
 from dagviz.execution.sinks import PlannedStep
 from dagviz.execution.status import STATUS_AFTER_EVENT, StepStatus
+from runs import event_rows
 from runs.live import hints
 from runs.models import DynamicOutputRecord, Event as EventRow, Run, Step
 
@@ -54,17 +57,17 @@ def stored_event(event: Event) -> Event:
     """The event as stored: log text, failure reasons and error message/stack capped.
 
     An op can log or raise with megabytes of text; storing and rendering it whole would bloat the
-    event table and freeze the step drawer. The caps are settings, read per event so a
-    test or a deployment can change them.
+    event table and freeze the step drawer. The caps are settings, read for each event that has
+    such text (not for the others: a run has millions of those) so a test or a deployment can change them.
     """
-    message_cap, stack_cap = settings.DAGVIZ_MAX_STORED_MESSAGE_CHARS, settings.DAGVIZ_MAX_STORED_STACK_CHARS
     if isinstance(event, LogMessage):
-        return replace(event, text=cap_text(event.text, message_cap))
+        return replace(event, text=cap_text(event.text, settings.DAGVIZ_MAX_STORED_MESSAGE_CHARS))
     if isinstance(event, RunFinished) and event.failure_reason:
-        return replace(event, failure_reason=cap_text(event.failure_reason, message_cap))
+        return replace(event, failure_reason=cap_text(event.failure_reason, settings.DAGVIZ_MAX_STORED_MESSAGE_CHARS))
     error = getattr(event, "error", None)
     if isinstance(error, ErrorInfo):
-        capped = replace(error, message=cap_text(error.message, message_cap), stack=cap_text(error.stack, stack_cap))
+        capped = replace(error, message=cap_text(error.message, settings.DAGVIZ_MAX_STORED_MESSAGE_CHARS),
+                         stack=cap_text(error.stack, settings.DAGVIZ_MAX_STORED_STACK_CHARS))
         return replace(event, error=capped)  # type: ignore[call-arg]
     return event
 
@@ -79,13 +82,33 @@ def as_datetime(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
-@dataclass
+@functools.lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    return str(datetime.fromtimestamp(second, tz=timezone.utc).replace(tzinfo=None))
+
+
+def sqlite_time_text(timestamp: float | None) -> str | None:
+    """What Django's SQLite backend stores for the aware datetime ``timestamp`` (naive UTC, ``str()``-formatted).
+
+    Built from a cached text per second: a run writes a million of these, and ``datetime`` costs ten times more.
+    """
+    if timestamp is None:
+        return None
+    second = math.floor(timestamp)
+    micro = round((timestamp - second) * 1_000_000)
+    if micro == 1_000_000:
+        second, micro = second + 1, 0
+    text = _second_text(second)
+    return f"{text}.{micro:06d}" if micro else text
+
+
+@dataclass(slots=True)
 class _StepMirror:
     """The writer's copy of one step row, updated by events and upserted when changed."""
 
     key: str
     node: str
-    mapping_keys: list[str]
+    mapping_keys: tuple[str, ...]
     order: int
     status: StepStatus = StepStatus.PENDING
     attempts: int = 0
@@ -132,16 +155,29 @@ class _StepMirror:
             self.status = status
             self.error_signature = signature_of(self.error) if status is StepStatus.FAILURE else ""
 
+    def _stored_history(self) -> list[dict]:
+        """The attempts to store: none for a first-attempt success (``Step.attempt_list`` rebuilds it from the times)."""
+        if self.status is StepStatus.SUCCESS and self.attempts == 1:
+            return []
+        return self.attempt_history
+
     def _end_attempt(self, status: str, timestamp: float, error: dict | None) -> None:
         if self.attempt_history:
             self.attempt_history[-1].update(status=status, ended_at=timestamp, error=error)
         self.ended_at = timestamp
 
     def values(self) -> tuple:
-        return (self.key, self.node, json.dumps(self.mapping_keys), self.order, self.status.value, self.attempts,
-                json.dumps(self.attempt_history), self.started_at, self.ended_at,
-                None if self.error is None else json.dumps(self.error), json.dumps(self.outputs), self.skip_reason,
-                json.dumps(self.output_previews), self.error_signature)
+        return (self.key, self.node, _json(self.mapping_keys), self.order, self.status.value, self.attempts,
+                _json(self._stored_history()), self.started_at, self.ended_at,
+                None if self.error is None else json.dumps(self.error), _json(self.outputs), self.skip_reason,
+                _json(self.output_previews), self.error_signature)
+
+
+def _json(value: dict | list | tuple) -> str:
+    """``json.dumps(value)``, without the call for the empty values most steps have."""
+    if not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value)
 
 
 class _BatchWriter:
@@ -158,7 +194,7 @@ class _BatchWriter:
         self.run_key = str(run_id)
         if connection.vendor == "sqlite":
             # What Django's SQLite backend stores for an aware datetime: naive UTC, str()-formatted.
-            self.adapt_time = lambda ts: None if ts is None else str(datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None))
+            self.adapt_time = sqlite_time_text
         else:
             self.adapt_time = lambda ts: None if ts is None else ops.adapt_datetimefield_value(as_datetime(ts))
         json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
@@ -172,27 +208,30 @@ class _BatchWriter:
             f"INSERT INTO {q(Step._meta.db_table)} ({', '.join(q(c) for c in step_columns)}) VALUES",
             "(" + ", ".join(json_value if c in json_columns else "%s" for c in step_columns) + ")",
             f"ON CONFLICT ({q('run_id')}, {q('key')}) DO UPDATE SET {updates}")
+        self.event_table = EventRow._meta.db_table
         self.events = _MultiRowInsert(
-            f"INSERT INTO {q(EventRow._meta.db_table)} (run_id, step_key, kind, {q('timestamp')}, message, payload) VALUES",
-            f"(%s, %s, %s, %s, %s, {json_value})")
+            f"INSERT INTO {q(self.event_table)} (id, run_id, step_key, kind, {q('timestamp')}, message, payload) "
+            "VALUES", f"(%s, %s, %s, %s, %s, %s, {json_value})")
         self.dynamic = _MultiRowInsert(
             f"INSERT INTO {q(DynamicOutputRecord._meta.db_table)} (run_id, step_key, output_name, mapping_key, "
             "position, ref) VALUES", "(%s, %s, %s, %s, %s, %s)", "ON CONFLICT DO NOTHING")
 
-    def event_row(self, event: Event) -> tuple:
-        return (self.run_id, event.step_key, event.kind, self.adapt_time(event.timestamp), event.message,
-                json.dumps(event.payload()))
+    def event_row(self, row_id: int, row: event_rows.StoredRow) -> tuple:
+        return (row_id, self.run_id, row.step_key, row.kind, self.adapt_time(row.timestamp), row.message, row.payload)
 
     def step_row(self, mirror: "_StepMirror") -> tuple:
         values = mirror.values()
         return (self.run_id, *values[:7], self.adapt_time(values[7]), self.adapt_time(values[8]), *values[9:])
 
-    def write(self, events: list[tuple], steps: list[tuple], dynamic: list[tuple]) -> None:
+    def write(self, events: list[Event], steps: list[tuple], dynamic: list[tuple]) -> None:
+        rows = event_rows.to_rows(events)
         with transaction.atomic(), connection.cursor() as cursor:
-            self.events.run(cursor, events)
+            beat(self.run_id)  # first: on SQLite this takes the write lock the id allocation relies on
+            assigned = event_rows.assign_ids(cursor, self.event_table, rows)
+            self.events.run(cursor, [self.event_row(row_id, row) for row_id, row in assigned])
+            event_rows.finish_ids(cursor, self.event_table, assigned)
             self.steps.run(cursor, steps)
             self.dynamic.run(cursor, [(self.run_id, *row) for row in dynamic])
-            beat(self.run_id)
             if events:
                 hints.send_in_transaction(cursor, self.run_key)
         if events:
@@ -270,7 +309,8 @@ class DatabaseEventSink:
         with self._lock:
             first = not self._pending
             self._pending.append(item)
-            self._idle.clear()
+            if first:
+                self._idle.clear()
         if first:
             self._wake.set()  # the writer sleeps until there is something to write
 
@@ -307,17 +347,17 @@ class DatabaseEventSink:
     def _write(self, batch: list[Any]) -> None:
         if self._writer is None:
             self._writer = _BatchWriter(self.run_id)
-        events: list[tuple] = []
+        events: list[Event] = []
         dynamic: list[tuple] = []
         dirty: dict[str, _StepMirror] = {}
         for item in batch:
             if isinstance(item, list):
                 for planned in item:
-                    mirror = _StepMirror(planned.key, planned.node, list(planned.mapping_keys), planned.order)
+                    mirror = _StepMirror(planned.key, planned.node, planned.mapping_keys, planned.order)
                     self._steps[planned.key] = dirty[planned.key] = mirror
                 continue
             event: Event = stored_event(item)
-            events.append(self._writer.event_row(event))
+            events.append(event)
             mirror = self._steps.get(event.step_key) if event.step_key else None
             if mirror is not None:
                 mirror.apply(event)
@@ -328,6 +368,9 @@ class DatabaseEventSink:
                 self._positions[position_key] = position + 1
                 dynamic.append((event.step_key, event.output_name, event.mapping_key, position, event.ref))
         self._writer.write(events, [self._writer.step_row(m) for m in dirty.values()], dynamic)
+        for mirror in dirty.values():
+            if mirror.status.is_final:
+                del self._steps[mirror.key]  # its row is written and no event changes it again: memory stays bounded
 
 
 def beat(run_id: Any) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import graphene
 
 from dagviz.execution.events import DynamicOutputYielded, StepFailed, StepOutput
+from runs import event_rows
 from runs.graphql.enums import MetadataSource, StepStatus
 from runs.graphql.limits import heavy_field
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
@@ -84,11 +85,15 @@ def step_metadata(step: Step) -> list[MetadataEntry]:
     keys it yielded are listed.
     """
     events = Event.objects.filter(run_id=step.run_id, step_key=step.key).order_by("id")
-    columns = ("id", "kind", "payload")
-    rows = [*events.filter(kind=DynamicOutputYielded.kind).values_list(*columns)[:MAX_DYNAMIC_METADATA],
-            *events.filter(kind__in=(StepOutput.kind, StepFailed.kind)).values_list(*columns)]
+    columns = event_rows.EVENT_FIELDS
+    keys = event_rows.expand(events.filter(kind__in=event_rows.stored_kinds([DynamicOutputYielded.kind]))
+                             .values(*columns)[:MAX_DYNAMIC_METADATA])[:MAX_DYNAMIC_METADATA]
+    others = event_rows.expand(events.filter(kind__in=event_rows.stored_kinds([StepOutput.kind, StepFailed.kind]))
+                               .values(*columns))
+    visible = sorted([*keys, *(event for event in others if event["kind"] in (StepOutput.kind, StepFailed.kind))],
+                     key=lambda event: event["id"])
     groups: dict[tuple[str, str | None, str | None], list[MetadataEntry]] = {}
-    for _, kind, payload in sorted(rows, key=lambda row: row[0]):
+    for kind, payload in ((event["kind"], event["payload"]) for event in visible):
         metadata = payload.get("metadata") or []  # [[label, value], ...] in the op's order
         if kind == StepFailed.kind:
             where = ("FAILURE", None, None)
@@ -153,7 +158,7 @@ class StepType(StepFields, graphene.ObjectType):
             StepAttempt(number=item.get("number", index + 1), status=item.get("status", "RUNNING"),
                         started_at=epoch_to_datetime(item.get("started_at")),
                         ended_at=epoch_to_datetime(item.get("ended_at")), error=StepError.from_dict(item.get("error")))
-            for index, item in enumerate(step.attempt_history)
+            for index, item in enumerate(step.attempt_list())
         ]
 
     @staticmethod

@@ -19,6 +19,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import connection
 
+from runs import event_rows
 from runs.live import hints
 from runs.models import Event
 
@@ -26,17 +27,21 @@ logger = logging.getLogger(__name__)
 
 FAST_POLL, SLOW_POLL, SAFETY_POLL = 0.05, 0.25, 1.0
 FETCH_LIMIT = 5000
-EVENT_FIELDS = ("id", "timestamp", "kind", "step_key", "message", "payload")
+EVENT_FIELDS = event_rows.EVENT_FIELDS
 
 
 def fetch_events(run_id: str, after: int, limit: int = FETCH_LIMIT) -> list[dict]:
-    """Events of ``run_id`` with an id above ``after``, oldest first, as plain dicts."""
-    rows = Event.objects.filter(run_id=run_id, id__gt=after).order_by("id").values(*EVENT_FIELDS)[:limit]
-    return list(rows)
+    """Events of ``run_id`` with an id above ``after``, oldest first, as plain dicts: at least ``limit`` of them
+    when there are that many (fewer means there are no more)."""
+    # Up to MAX_FOLD - 1 of the rows read can hold only events at or below ``after``.
+    rows = event_rows.rows_after(Event.objects.filter(run_id=run_id), after).values(*EVENT_FIELDS)
+    return event_rows.expand(rows[:limit + event_rows.MAX_FOLD - 1], after=after)
 
 
 def last_event_id(run_id: str) -> int:
-    return Event.objects.filter(run_id=run_id).order_by("-id").values_list("id", flat=True).first() or 0
+    """The id of the run's last visible event (0 when it has none)."""
+    last = Event.objects.filter(run_id=run_id).order_by("-id").values_list("id", "kind").first()
+    return event_rows.last_visible_id(*last) if last else 0
 
 
 fetch_events_async = database_sync_to_async(fetch_events)

@@ -19,6 +19,12 @@ and stable whatever the filter; only how the database finds them differs:
 
 Counts are only given when the indexes give them cheaply: up to ``COUNT_CAP`` (``capped`` above),
 never with a text filter.
+
+The strategies pick stored rows; one row can hold several events (a quick step's start, outputs and
+success; an emitter's keys: ``runs/event_rows.py``), whose kinds its stored kind names, so kind
+filters and counts still come from the indexes (every event of such a row is counted). Their
+messages are not stored: a text filter keeps those rows and matches the rebuilt messages here
+(case-insensitively, as Python lowercases).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Substr
 
+from runs import event_rows
 from runs.models import Event, Run
 
 MAX_PAGE = 500
@@ -109,13 +116,13 @@ def read_event_log(run: Run, log_filter: EventLogFilter, after: int | None, size
     """The first ``size`` events of ``run`` matching ``log_filter`` with ids above ``after``, in id order."""
     narrow = None
     if log_filter.step_key and not log_filter.step_key_prefix:
-        narrow = _step_event_ids(run, log_filter, after)
+        narrow = _step_event_rows(run, log_filter, after)
     elif log_filter.kinds and log_filter.text and not log_filter.step_key_prefix:
-        narrow = _kind_event_ids(run, log_filter, after)
+        narrow = _kind_event_rows(run, log_filter, after)
     if narrow is not None:
-        page = _page_from_ids(run, narrow, log_filter, size, after)
+        page = _page_from_rows(run, narrow, log_filter, size, after)
         if with_count and not log_filter.text:
-            page.total_count = len(narrow)
+            page.total_count = event_rows.count_visible(narrow, log_filter.kinds, after)
         return page
     if log_filter.needs_walk or log_filter.step_key:
         page = _walk(run, log_filter, after, size)
@@ -127,6 +134,9 @@ def read_event_log(run: Run, log_filter: EventLogFilter, after: int | None, size
 
 
 # -- strategies -------------------------------------------------------------------------------------------
+# They choose stored rows (a folded row holds several events: see runs/event_rows.py); ``_visible`` turns
+# rows into the matching events. A row can hold events above ``after`` while its own id is at most
+# MAX_FOLD - 1 below it, so every strategy starts that far back and drops the events at or below ``after``.
 
 
 def _events(run: Run) -> QuerySet:
@@ -141,119 +151,171 @@ def _with_level(rows: QuerySet) -> QuerySet:
 
 
 def _text_q(text: str | None) -> Q:
-    return Q(message__icontains=text) if text else Q()
+    """Rows whose message contains the text, and every folded row (their messages are not stored: ``_visible``
+    matches the text on the rebuilt messages)."""
+    return Q(message__icontains=text) | Q(kind__in=event_rows.FOLD_KINDS) if text else Q()
+
+
+def _start(after: int | None) -> int | None:
+    """The lowest row id above which rows can hold events above ``after``, minus one."""
+    return None if after is None else after - event_rows.MAX_FOLD + 1
+
+
+def _visible(row_ids: list[int], log_filter: EventLogFilter, after: int | None) -> list[dict[str, Any]]:
+    """The events of the stored rows ``row_ids`` (already filtered by the database) that match ``log_filter``
+    and are above ``after``, in id order, with their levels."""
+    if not row_ids:
+        return []
+    rows = sorted(_with_level(Event.objects.filter(id__in=row_ids)), key=lambda row: row["id"])
+    folded = [row["id"] for row in rows if event_rows.is_folded(row["kind"])]
+    payloads = dict(Event.objects.filter(id__in=folded).values_list("id", "payload")) if folded else {}
+    text = (log_filter.text or "").lower()
+    events: list[dict[str, Any]] = []
+    for row in rows:
+        if row["id"] not in payloads:
+            row["level"] = event_level(row)
+            if after is None or row["id"] > after:
+                events.append(row)
+            continue
+        for event in event_rows.expand_row({**row, "payload": payloads[row["id"]]}):
+            if (after is None or event["id"] > after) and (not log_filter.kinds or event["kind"] in log_filter.kinds) \
+                    and text in event["message"].lower():
+                del event["payload"]
+                event["level"] = event_level(event)
+                events.append(event)
+    return events
+
+
+def _page(events: list[dict[str, Any]], size: int, after: int | None) -> EventLogPage:
+    """The page for ``events`` (matching, in order; one more than ``size`` only says there is a next page)."""
+    rows = events[:size]
+    return EventLogPage(rows, len(events) > size, rows[-1]["id"] if rows else after)
 
 
 def _ordered_by_index(run: Run, log_filter: EventLogFilter, after: int | None, size: int) -> EventLogPage:
-    """No filter but kinds: the first size + 1 ids of each kind in index order, merged."""
+    """No filter but kinds: the first rows of each stored kind in index order, merged (each row holds at least
+    one matching event, and at most MAX_FOLD - 1 rows hold only events at or below ``after``)."""
+    limit = size + event_rows.MAX_FOLD
+
     def first_ids(rows: QuerySet) -> list[int]:
-        if after is not None:
-            rows = rows.filter(id__gt=after)
-        return list(rows.order_by("id").values_list("id", flat=True)[: size + 1])
+        return list(event_rows.rows_after(rows, after).values_list("id", flat=True)[:limit])
 
     if log_filter.kinds:
-        ids = list(heapq.merge(*(first_ids(_events(run).filter(kind=kind)) for kind in log_filter.kinds)))[: size + 1]
+        kinds = event_rows.stored_kinds(log_filter.kinds)
+        ids = list(heapq.merge(*(first_ids(_events(run).filter(kind=kind)) for kind in kinds)))[:limit]
     else:
         ids = first_ids(_events(run))
-    return _rows_for(ids, size, after)
+    return _page(_visible(ids, log_filter, after), size, after)
 
 
-def _step_event_ids(run: Run, log_filter: EventLogFilter, after: int | None) -> list[int] | None:
-    """The ids of the step's events (above ``after``, of the kinds) in id order; None when over NARROW_CAP."""
+def _step_event_rows(run: Run, log_filter: EventLogFilter, after: int | None) -> list[tuple[int, str]] | None:
+    """The step's rows ``(id, kind)`` that can hold matching events above ``after``, in id order; None when
+    over NARROW_CAP."""
     rows = _events(run).filter(step_key=log_filter.step_key)
     if log_filter.kinds:
-        rows = rows.filter(kind__in=log_filter.kinds)
+        rows = rows.filter(kind__in=event_rows.stored_kinds(log_filter.kinds))
     if after is not None:
-        rows = rows.filter(id__gt=after)
+        rows = rows.filter(id__gt=_start(after))
     # No ORDER BY: the database reads the (run, step_key, kind) index, never the run's whole log.
-    ids = list(rows.order_by().values_list("id", flat=True)[: NARROW_CAP + 1])
-    return None if len(ids) > NARROW_CAP else sorted(ids)
+    found = list(rows.order_by().values_list("id", "kind")[: NARROW_CAP + 1])
+    return None if len(found) > NARROW_CAP else sorted(found)
 
 
-def _kind_event_ids(run: Run, log_filter: EventLogFilter, after: int | None) -> list[int] | None:
-    """The ids of the events of the kinds (above ``after``) in id order; None when over NARROW_CAP (rare kinds
-    with a text: the text is then matched on those rows only, not on a walk through every event)."""
-    rows = _events(run).filter(id__gt=after) if after is not None else _events(run)
-    per_kind = [list(rows.filter(kind=kind).order_by("id").values_list("id", flat=True)[: NARROW_CAP + 1])
-                for kind in log_filter.kinds]
-    if sum(len(ids) for ids in per_kind) > NARROW_CAP:
+def _kind_event_rows(run: Run, log_filter: EventLogFilter, after: int | None) -> list[tuple[int, str]] | None:
+    """The rows ``(id, kind)`` of the kinds (that can hold events above ``after``) in id order; None when over
+    NARROW_CAP (rare kinds with a text: the text is then matched on those rows only, not on a walk through
+    every event)."""
+    rows = event_rows.rows_after(_events(run), after)
+    per_kind = [list(rows.filter(kind=kind).values_list("id", "kind")[: NARROW_CAP + 1])
+                for kind in event_rows.stored_kinds(log_filter.kinds)]
+    if sum(len(found) for found in per_kind) > NARROW_CAP:
         return None
     return list(heapq.merge(*per_kind))
 
 
-def _page_from_ids(run: Run, ids: list[int], log_filter: EventLogFilter, size: int, after: int | None) -> EventLogPage:
+def _page_from_rows(run: Run, rows: list[tuple[int, str]], log_filter: EventLogFilter, size: int,
+                    after: int | None) -> EventLogPage:
+    ids = [row_id for row_id, _ in rows]
     if not log_filter.text:
-        return _rows_for(ids[: size + 1], size, after)
-    found: list[int] = []
+        return _page(_visible(ids[: size + event_rows.MAX_FOLD], log_filter, after), size, after)
+    found: list[dict[str, Any]] = []
     for start in range(0, len(ids), 1000):
         batch = _events(run).filter(id__in=ids[start:start + 1000]).filter(_text_q(log_filter.text))
-        found += batch.order_by("id").values_list("id", flat=True)[: size + 1 - len(found)]
+        found += _visible(list(batch.order_by("id").values_list("id", flat=True)), log_filter, after)
         if len(found) > size:
             break
-    return _rows_for(found, size, after)
+    return _page(found, size, after)
 
 
 def _walk(run: Run, log_filter: EventLogFilter, after: int | None, size: int) -> EventLogPage:
     """Id windows from ``after`` on, each filtered by the database, until the page is full or the budget spent."""
     first = _events(run).order_by("id").values_list("id", flat=True).first()
-    last = _events(run).order_by("-id").values_list("id", flat=True).first()
-    if first is None:
+    last_row = _events(run).order_by("-id").values_list("id", "kind").first()
+    if first is None or last_row is None:
         return EventLogPage([], False, after)
-    position = max(after if after is not None else first - 1, first - 1)
+    last = last_row[0]
+    position = max(_start(after) if after is not None else first - 1, first - 1)
     matching = _events(run).filter(_text_q(log_filter.text))
     if log_filter.kinds:
-        matching = matching.filter(kind__in=log_filter.kinds)
+        matching = matching.filter(kind__in=event_rows.stored_kinds(log_filter.kinds))
     if log_filter.step_key:
         matching = matching.filter(step_key=log_filter.step_key)
     if log_filter.step_key_prefix:
         prefix = log_filter.step_key_prefix
         # SUBSTR rather than LIKE: exact and case-sensitive on every database, with no pattern to escape.
         matching = matching.alias(step_head=Substr("step_key", 1, len(prefix))).filter(step_head=prefix)
-    found: list[int] = []
+    found: list[dict[str, Any]] = []
     deadline = time.monotonic() + SCAN_BUDGET_S
     while position < last:
-        end = min(position + WINDOW_IDS, last)
-        window = matching.filter(id__gt=position, id__lte=end).order_by("id")
-        found += window.values_list("id", flat=True)[: size + 1 - len(found)]
+        # The first window reaches WINDOW_IDS past ``after``: it starts early only for rows folded across it.
+        end = min(max(position, after or position) + WINDOW_IDS, last)
+        found += _window(matching, position, end, log_filter, after, size + 1 - len(found))
         if len(found) > size:
             break
         position = end
         if position < last and time.monotonic() > deadline:
-            page = _rows_for(found, size, after)
-            page.has_next_page, page.end_cursor, page.scan_limited = True, position, True
+            # Every row up to ``position`` was read whole: the next request resumes after it (or after the
+            # last event found, which a folded row may hold above ``position``).
+            page = _page(found, size, after)
+            page.has_next_page, page.scan_limited = True, True
+            page.end_cursor = max(position, found[-1]["id"] if found else position)
             return page
-    page = _rows_for(found, size, after)
-    if not page.has_next_page:
-        page.end_cursor = position  # everything up to the run's last event was considered
+    page = _page(found, size, after)
+    if not page.has_next_page:  # everything up to the run's last event was considered
+        page.end_cursor = max(event_rows.last_visible_id(*last_row), after or 0)
     return page
 
 
-def _rows_for(ids: list[int], size: int, after: int | None) -> EventLogPage:
-    """The page for ``ids`` (up to size + 1, in order; the extra one only says there is a next page)."""
-    has_next = len(ids) > size
-    ids = ids[:size]
-    rows = sorted(_with_level(Event.objects.filter(id__in=ids)), key=lambda row: row["id"]) if ids else []
-    for row in rows:
-        row["level"] = event_level(row)
-    end = ids[-1] if ids else after
-    return EventLogPage(rows, has_next, end)
+def _window(matching: QuerySet, position: int, end: int, log_filter: EventLogFilter, after: int | None,
+            wanted: int) -> list[dict[str, Any]]:
+    """The matching events of the rows with ids in ``(position, end]``, until ``wanted`` are found."""
+    found: list[dict[str, Any]] = []
+    chunk = wanted + event_rows.MAX_FOLD
+    while len(found) < wanted:
+        ids = list(matching.filter(id__gt=position, id__lte=end).order_by("id").values_list("id", flat=True)[:chunk])
+        found += _visible(ids, log_filter, after)
+        if len(ids) < chunk:
+            break
+        position = ids[-1]
+    return found
 
 
 def _capped_count(run: Run, log_filter: EventLogFilter, after: int | None) -> tuple[int | None, bool]:
     """(matching events after ``after`` up to COUNT_CAP, whether there are more), from the indexes only."""
     if log_filter.text or log_filter.step_key_prefix:
         return None, False
-
-    def capped(rows: QuerySet) -> int:
-        if after is not None:
-            rows = rows.filter(id__gt=after)
-        return rows.order_by().values_list("id", flat=True)[: COUNT_CAP + 1].count()
-
     rows = _events(run)
     if log_filter.step_key:
         rows = rows.filter(step_key=log_filter.step_key)
-    counts = [capped(rows.filter(kind=kind)) for kind in log_filter.kinds] if log_filter.kinds else [capped(rows)]
-    total = sum(counts)
+    if log_filter.kinds:
+        rows = rows.filter(kind__in=event_rows.stored_kinds(log_filter.kinds))
+    if after is not None:
+        rows = rows.filter(id__gt=_start(after))
+    limit = COUNT_CAP + event_rows.MAX_FOLD  # so many rows hold more than COUNT_CAP events above ``after``
+    found = list(rows.order_by().values_list("id", "kind")[:limit])
+    if len(found) >= limit:
+        return COUNT_CAP, True
+    total = event_rows.count_visible(found, log_filter.kinds, after)
     return min(total, COUNT_CAP), total > COUNT_CAP
 
 

@@ -22,8 +22,9 @@ import dagviz
 from dagviz.execution import output_preview as preview_module
 from dagviz.execution.events import StepOutput
 from dagviz.execution.output_preview import DEFAULT_PREVIEW_CHARS, output_preview
+from runs.event_rows import run_events
 from runs.graphql.steps import PREVIEW_NOT_RECORDED
-from runs.models import Event, Run, Step
+from runs.models import Run, Step
 from runs.services.launch import launch_run
 from runs.services.reexecution import reexecute
 from tests.runs.support import WORKSPACE, assert_finished_as
@@ -167,8 +168,9 @@ def test_a_run_stores_bounded_previews_and_shows_them_without_its_outputs(previe
     text, items = steps["big_text"].output_previews["result"], steps["many_items"].output_previews["result"]
     assert text.startswith("'xxxx") and len(text) <= LIMIT
     assert items.startswith("[0, 1, 2, 3") and len(items) <= LIMIT
-    written = Event.objects.get(run=run, step_key="big_text", kind=StepOutput.kind)
-    assert written.payload["preview"] == text  # it travelled with the event that recorded the output
+    written, = [event for event in run_events(run.id) if event["step_key"] == "big_text"
+                and event["kind"] == StepOutput.kind]
+    assert written["payload"]["preview"] == text  # it travelled with the event that recorded the output
 
     delete_stored_outputs(run)
     assert shown_preview(run.id, "big_text") == text
