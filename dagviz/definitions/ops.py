@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections.abc
 import enum
+import functools
 import inspect
 import random
 import typing
@@ -245,8 +246,9 @@ class OpDefinition:
         """The op's config field (``.config_type.fields`` for a dict or a Config class), as Dagster names it."""
         return self.config_field
 
-    @property
+    @functools.cached_property
     def dynamic_output_names(self) -> list[str]:
+        # Asked for every step of every key; an op's outputs never change once it is defined.
         return [name for name, out in self.outs.items() if out.is_dynamic]
 
     def alias(self, name: str) -> "PendingInvocation":

@@ -59,7 +59,7 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
                 pointer: "JobPointer | None" = None, sink: EventSink | None = None,
                 raise_on_error: bool = False, cancel_requested: Callable[[], bool] | None = None,
                 parent: ParentRun | None = None, op_selection: Sequence[str] | None = None,
-                tags: dict | None = None) -> ExecutionResult:
+                tags: dict | None = None, keep_events: bool = True) -> ExecutionResult:
     """Run a job with the executor named by ``executor`` or by the run config's ``execution`` section.
 
     Steps in other processes read and write outputs in ``output_store`` (default
@@ -67,6 +67,8 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
     ``pointer`` (derived from where the job is defined when not given). With ``parent`` the
     run re-executes another, reusing its outputs where the plan allows (see ``reexecution``).
     ``tags`` are the run's tags: ops see the job's tags overlaid by them (``context.get_tag``).
+    ``keep_events=False`` (with a ``sink`` that records them) leaves the result's ``events`` empty: a
+    run worker does not hold every event of a million-key run in memory.
     """
     from dagviz.workspace import pointer_for
 
@@ -79,10 +81,11 @@ def execute_job(job: "JobDefinition", run_config: dict | None = None, executor: 
         output_store = MEMORY_URL if chosen.name == "in_process" else default_output_store_url()
     store = open_output_store(output_store) if isinstance(output_store, str) else output_store
     events = MemorySink()
-    coordinator = RunCoordinator(
-        job, config, chosen, store, FanOutSink(events, sink) if sink else events, run_id,
-        pointer, cancel_requested, parent, tags,
-    )
+    if sink is None:
+        run_sink: EventSink = events
+    else:
+        run_sink = FanOutSink(events, sink) if keep_events else sink
+    coordinator = RunCoordinator(job, config, chosen, store, run_sink, run_id, pointer, cancel_requested, parent, tags)
     result = ExecutionResult(job, coordinator.run(), events.events, store)
     if raise_on_error and not result.success:
         _raise_first_failure(result)

@@ -8,8 +8,6 @@ minutes) is interrupted right away by raising :class:`RunInterrupted` in it.
 from __future__ import annotations
 
 import signal
-from contextlib import contextmanager
-from typing import Iterator
 
 
 class RunInterrupted(BaseException):
@@ -37,16 +35,28 @@ def request_cancel() -> None:
         raise RunInterrupted("The run was canceled.")
 
 
-@contextmanager
-def user_code() -> Iterator[None]:
-    """Mark the main thread as running an op, where a cancel request may interrupt it."""
-    _CancelState.in_user_code += 1
-    try:
+class _UserCode:
+    """``with user_code():`` marks the main thread as running an op, where a cancel request may interrupt it.
+
+    A class rather than a generator-based context manager: it wraps every step of every key.
+    """
+
+    def __enter__(self) -> None:
+        _CancelState.in_user_code += 1
         if _CancelState.requested:
+            _CancelState.in_user_code -= 1
             raise RunInterrupted("The run was canceled.")
-        yield
-    finally:
+
+    def __exit__(self, *exc_info: object) -> None:
         _CancelState.in_user_code -= 1
+
+
+_USER_CODE = _UserCode()
+
+
+def user_code() -> _UserCode:
+    """Mark the main thread as running an op, where a cancel request may interrupt it (a context manager)."""
+    return _USER_CODE
 
 
 def cancel_on_sigterm() -> None:

@@ -211,6 +211,8 @@ class RunCoordinator:
         return max(0.0, policy.calculate_delay(step.attempts)) if policy else 0.0  # attempts: the ones that ran
 
     def _fire_due_retries(self) -> None:
+        if not self._retries:
+            return
         now = time.time()
         while self._retries and self._retries[0][0] <= now:
             _, _, step = heapq.heappop(self._retries)

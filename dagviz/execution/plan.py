@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping
 
 from dagviz.definitions.composition import (
     COLLECT, CONFIG, DEFAULT, DYNAMIC, FANIN, NOTHING, InputSource, NodeSpec, Scope,
@@ -27,6 +28,9 @@ from dagviz.execution.status import StepStatus, check_transition
 from dagviz.step_keys import format_step_key
 
 OK, SKIP, FAIL = "OK", "SKIP", "FAIL"
+# A finished step's inputs: its task was built from them and nothing reads them again, so a
+# run of a million keys does not keep a million input dicts (read-only, shared by every such step).
+_NO_INPUTS: Mapping[str, tuple[str, Any]] = MappingProxyType({})
 # How a step task names a resolved input: one ref, a collect's refs, or a list input's refs.
 _INPUT_HOW = {COLLECT: "refs", FANIN: "refs"}
 
@@ -84,7 +88,7 @@ class Step:
         self.status = StepStatus.PENDING
         self.attempts = 0
         self.waiting = 0
-        self.inputs: dict[str, tuple[str, Any]] = {}
+        self.inputs: dict[str, tuple[str, Any]] | Mapping[str, tuple[str, Any]] = {}
         self.outputs: dict[str, str] = {}
         self.skip_reason: str | None = None
         self.upstream_failed = False
@@ -94,6 +98,8 @@ class Step:
 
     def move_to(self, status: StepStatus) -> None:
         self.status = check_transition(self.key, self.status, status)
+        if status.is_final:
+            self.inputs = _NO_INPUTS
 
 
 class PlanIndex:

@@ -59,7 +59,7 @@ def _execute(run: Run) -> "ExecutionResult":
         result = execute_job(
             job, run.run_config, executor=run.executor, output_store=run.output_store, run_id=str(run.id),
             pointer=workspace.pointers[job.name], sink=sink, cancel_requested=_cancel_check(run.id), parent=parent,
-            op_selection=run.op_selection, tags=run.tags,
+            op_selection=run.op_selection, tags=run.tags, keep_events=False,
         )
     finally:
         sink.close()
