@@ -63,6 +63,8 @@ class Run(models.Model):
     failure_reason = models.TextField(blank=True)
     # Failed steps that tolerant collects (min_success_ratio) ran without; the run may still be SUCCESS.
     tolerated_failures = models.IntegerField(default=0)
+    # {node: {step status: count}}, taken when the run finished (its steps no longer change); null before.
+    step_counts = models.JSONField(null=True, blank=True)
     # Usernames (or "" when nobody signed in: authentication off, or the CLI without a user).
     launched_by = models.CharField(max_length=150, blank=True)
     terminated_by = models.CharField(max_length=150, blank=True)
@@ -82,7 +84,8 @@ class Run(models.Model):
 class Step(models.Model):
     """One step of a run (``op``, ``op[key]``, ``op[k1][k2]``) with its attempts, error and output references."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    # No index of its own: every index below starts with run (it serves the foreign key and cascades).
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps", db_index=False)
     key = models.CharField(max_length=1000)
     node = models.CharField(max_length=500)
     mapping_keys = models.JSONField(default=list)
@@ -105,13 +108,29 @@ class Step(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="unique_step_key_per_run")]
         indexes = [
-            models.Index(fields=["run", "node", "status"]),
-            models.Index(fields=["run", "order"]),
-            models.Index(fields=["run", "error_signature"]),
+            # nodeStats (covering, in group order), pages of one node and status, status tiles by order range
+            models.Index(fields=["run", "node", "status", "order"], name="runs_step_node_status_order"),
+            models.Index(fields=["run", "node", "order"], name="runs_step_node_order"),  # pages of one node
+            models.Index(fields=["run", "order"]),  # pages of every step
+            # Failure groups: only failed rows have a signature, so the index holds only them.
+            models.Index(fields=["run", "error_signature", "order"], name="runs_step_failed_signature",
+                         condition=models.Q(error_signature__gt="")),
         ]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status})"
+
+    def attempt_list(self) -> list[dict]:
+        """Every attempt (``number``, ``status``, ``started_at``, ``ended_at`` as epoch seconds, ``error``).
+
+        A step that succeeded at its first attempt, as almost every key of a big fan-out does, stores
+        no history: its one attempt is the step's own times (a million copies are not kept).
+        """
+        if self.attempt_history or self.attempts != 1 or self.status != StepStatus.SUCCESS.value:
+            return list(self.attempt_history)
+        return [{"number": 1, "status": StepStatus.SUCCESS.value, "error": None,
+                 "started_at": self.started_at.timestamp() if self.started_at else None,
+                 "ended_at": self.ended_at.timestamp() if self.ended_at else None}]
 
     @property
     def duration_ms(self) -> float | None:
@@ -124,7 +143,7 @@ class Event(models.Model):
     """Everything that happened in a run, in order; the id is the cursor subscribers resume from."""
 
     id = models.BigAutoField(primary_key=True)
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events", db_index=False)
     step_key = models.CharField(max_length=1000, null=True, blank=True)
     kind = models.CharField(max_length=32)
     timestamp = models.DateTimeField()
@@ -145,7 +164,7 @@ class Event(models.Model):
 class DynamicOutputRecord(models.Model):
     """One key yielded by an emitter step, in yield order, so a re-execution can replay it."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dynamic_outputs")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dynamic_outputs", db_index=False)
     step_key = models.CharField(max_length=1000)
     output_name = models.CharField(max_length=200)
     mapping_key = models.CharField(max_length=1000)
