@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from runs.models import RUN_TRANSITIONS, Run, RunStatus
+from runs.services.step_counts import freeze_step_counts
 
 if TYPE_CHECKING:
     from dagviz.execution.result import ExecutionResult
@@ -45,4 +46,5 @@ def finish_run(run_id: Any, result: "ExecutionResult") -> str:
         status, reason = RunStatus.FAILURE, result.failure_reason or ""
     if not move_run(run_id, status, failure_reason=reason, tolerated_failures=result.tolerated_failures):
         move_run(run_id, RunStatus.FAILURE, failure_reason=reason)
+    freeze_step_counts(run_id)  # every step row is written by now: the counts no longer change
     return status

@@ -8,14 +8,18 @@ from graphql import GraphQLError
 
 from dagviz.execution.status import StepStatus as EngineStepStatus
 from dagviz.step_keys import parse_step_key
+from runs import event_rows
 from runs.errors import UnknownRunError
 from runs.graphql.enums import RunStatus, StepStatus, enum_value
 from runs.graphql.event_log import event_log_field
 from runs.graphql.failure_groups import failure_groups_field
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
+from runs.graphql.status_tiles import status_tiles_field
 from runs.graphql.steps import StepConnection, StepType
 from runs.models import Event, Run, Step
+from runs.services.key_search import steps_with_key
 from runs.services.runs import get_run
+from runs.services.step_counts import frozen_total, step_counts
 from runs.workspace import get_workspace
 
 STAT_FIELDS = {
@@ -38,18 +42,15 @@ class NodeStats(graphene.ObjectType):
 
 
 def node_stats(run: Run, nodes: list[str] | None = None) -> list[NodeStats]:
-    """Step counts per node and status in one GROUP BY; every node the run executes is listed, even without steps."""
+    """Step counts per node and status; every node the run executes is listed, even without steps."""
     counts: dict[str, dict[str, int]] = {}
     try:
         for node in get_workspace().get(run.job_name).get_subset(run.op_selection).nodes:
             counts[node] = {}
     except Exception:  # the job may have left the workspace; the recorded steps still count
         pass
-    rows = Step.objects.filter(run=run)
-    if nodes is not None:
-        rows = rows.filter(node__in=nodes)
-    for node, status, count in rows.values_list("node", "status").annotate(count=Count("id")).order_by():
-        counts.setdefault(node, {})[STAT_FIELDS[EngineStepStatus(status)]] = count
+    for node, by_status in step_counts(run, nodes).items():
+        counts[node] = {STAT_FIELDS[EngineStepStatus(status)]: count for status, count in by_status.items()}
     return [
         NodeStats(node=node, total=sum(by_status.values()),
                   **{field: by_status.get(field, 0) for field in STAT_FIELDS.values()})
@@ -124,6 +125,7 @@ class RunType(graphene.ObjectType):
     events = graphene.Field(EventConnection, required=True, after=graphene.String(), first=graphene.Int())
     event_log = event_log_field()
     failure_groups = failure_groups_field
+    status_tiles = status_tiles_field
 
     @staticmethod
     def resolve_id(run, info):
@@ -169,22 +171,26 @@ class RunType(graphene.ObjectType):
     def resolve_steps(run, info, node=None, status=None, key_contains=None, error_contains=None, first=None,
                       after=None, error_signature=None):
         size = page_size(first)
-        steps = Step.objects.filter(run=run)
+        steps = steps_with_key(run.id, key_contains) if key_contains else Step.objects.filter(run=run)
         if node:
             steps = steps.filter(node=node)
         if status:
             steps = steps.filter(status__in=[enum_value(s) for s in status])
-        if key_contains:
-            steps = steps.filter(key__icontains=key_contains)
         if error_contains:
             steps = steps.filter(Q(error__message__icontains=error_contains))
         if error_signature:
-            steps = steps.filter(error_signature=error_signature, status=EngineStepStatus.FAILURE.value)
+            # ``> ""`` (always true here) lets SQLite use the partial index of failed rows.
+            steps = steps.filter(error_signature=error_signature, error_signature__gt="",
+                                 status=EngineStepStatus.FAILURE.value)
         position = parse_cursor(after, "step")
         page = steps.order_by("order")
         if position is not None:
             page = page.filter(order__gt=position)
-        return build_connection(StepConnection, page[: size + 1], size, lambda step: str(step.order), steps.count)
+        total = None
+        if not (key_contains or error_contains or error_signature):  # a finished run knows these totals
+            total = frozen_total(run, node, [enum_value(s) for s in status] if status else None)
+        return build_connection(StepConnection, page[: size + 1], size, lambda step: str(step.order),
+                                steps.count if total is None else lambda: total)
 
     @staticmethod
     def resolve_step(run, info, key):
@@ -193,13 +199,12 @@ class RunType(graphene.ObjectType):
     @staticmethod
     def resolve_events(run, info, after=None, first=None):
         size = page_size(first)
-        events = Event.objects.filter(run=run).order_by("id")
         cursor = parse_cursor(after, "event")
-        if cursor is not None:
-            events = events.filter(id__gt=cursor)
-        rows = [RunEvent.from_row(event) for event in events[: size + 1]]
+        stored = event_rows.rows_after(Event.objects.filter(run=run), cursor).values(*event_rows.EVENT_FIELDS)
+        visible = event_rows.expand(stored[: size + event_rows.MAX_FOLD], after=cursor)  # enough rows for size + 1
+        rows = [RunEvent.from_values(**event) for event in visible[: size + 1]]
         return build_connection(EventConnection, rows, size, lambda event: event.cursor,
-                                lambda: Event.objects.filter(run=run).count())
+                                lambda: event_rows.visible_count(Event.objects.filter(run=run)))
 
 
 RunConnection = connection_type(RunType, "Run")

@@ -21,6 +21,7 @@ from runs.lifecycle import move_run, now
 from runs.live import hints
 from runs.models import ACTIVE_STATUSES, Event, Run, RunStatus, Step
 from runs.services.launch import dispatch_queued_runs
+from runs.services.step_counts import freeze_step_counts
 from runs.services.terminate import signal_worker
 from runs.services.worker_process import ELSEWHERE, OURS, worker_process_state
 
@@ -100,6 +101,7 @@ def end_orphaned_run(run: Run, reason: str) -> bool:
             Event(run=run, step_key=e.step_key, kind=e.kind, timestamp=as_datetime(e.timestamp), message=e.message,
                   payload=e.payload()) for e in events
         )
+        freeze_step_counts(run.id)
         with connection.cursor() as cursor:
             hints.send_in_transaction(cursor, str(run.id))
     hints.send_after_commit(str(run.id))

@@ -16,6 +16,7 @@ from runs.lifecycle import move_run, now
 from runs.models import Run, RunStatus
 from runs.services.launch import database_url_for_workers, launch_run
 from runs.services.monitor import check_runs
+from runs.services.step_counts import count_steps
 from tests.runs.support import (
     describe,
     event_kinds,
@@ -78,6 +79,8 @@ def test_a_killed_worker_fails_its_run_and_running_steps_with_the_reason(executo
     kinds = event_kinds(run)
     assert kinds[-1] == "RUN_FINISHED"
     assert run.events.get(kind="RUN_FINISHED").payload["failure_reason"] == run.failure_reason
+    # The counts the run keeps from its end are those of its steps as the monitor left them.
+    assert run.step_counts == count_steps(run.id) and run.step_counts["work"]["FAILURE"] == len(running_then)
     assert run.events.filter(kind="STEP_FAILURE", step_key="work[k0]").exists()
     wait_group_gone(pgid)  # the step processes were killed with the worker's group: no orphans
 
