@@ -13,7 +13,14 @@
 3. Memory of the page: JS heap (CDP ``Performance.getMetrics``), DOM nodes, and the RSS of the
    renderer process (psutil), after the finished run page has loaded every key.
 
-    python bench/ui_bigrun.py [--keys 10000] [--repeat 5] [--executor in_process]
+A run with more steps than ``--full-index-max-steps`` (the server's DAGVIZ_UI_FULL_INDEX_MAX_STEPS,
+100,000 by default) is "large": its page holds no step index; the grid draws tiles (Run.statusTiles),
+so ``grid_complete_ms`` is then until the tiles hold every key, and ``large_mode`` says which it was.
+``--home`` with ``--run-id`` measures an existing finished run of another bench's DAGVIZ_HOME (e.g.
+``bench/million_keys.py``) instead of launching one; ``--skip-live`` leaves out the live part.
+
+    python bench/ui_bigrun.py [--keys 10000] [--repeat 5] [--executor in_process] [--skip-live]
+                              [--full-index-max-steps N] [--home DIR --run-id ID]
 
 Prints one JSON object. Needs /usr/bin/chromium (apt-get install chromium) and playwright.
 """
@@ -77,7 +84,7 @@ def launch(base: str, keys: int, executor: str) -> str:
     return data["launchRun"]["run"]["id"]
 
 
-def wait_finished(base: str, run_id: str, timeout: float = 120) -> str:
+def wait_finished(base: str, run_id: str, timeout: float = 120) -> str:  # a million keys: pass a longer timeout
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = graphql_data(f"{base}/graphql", "query($id: ID!) { run(id: $id) { status } }", {"id": run_id})["run"]["status"]
@@ -134,7 +141,7 @@ def measure_live(browser, base: str, keys: int, executor: str) -> dict:
         index += 1
         clicks.append(page.evaluate(CLICK_OP, node))
         page.wait_for_timeout(200)
-    expect(page.get_by_test_id("node-add_one")).to_have_attribute("data-succeeded", str(keys), timeout=60_000)
+    expect(page.get_by_test_id("node-add_one")).to_have_attribute("data-succeeded", str(keys), timeout=120_000)
     page.wait_for_timeout(1500)  # the final refreshes of the table and the grid
     longtasks = page.evaluate("window.__longtasks")
     events = page.evaluate("window.__events")
@@ -154,21 +161,28 @@ def measure_live(browser, base: str, keys: int, executor: str) -> dict:
     return result
 
 
-def measure_finished(browser, base: str, run_id: str, repeat: int) -> dict:
+def measure_finished(browser, base: str, run_id: str, repeat: int, keys: int) -> dict:
     from playwright.sync_api import expect
 
     tti, click, grid, tasks = [], [], [], []
     memory = {}
+    large = False
     for attempt in range(repeat):
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         page = context.new_page()
         page.add_init_script(OBSERVERS)
-        page.goto(f"{base}/runs/{run_id}/")
+        page.goto(f"{base}/runs/{run_id}/?node=add_one")
         page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
         tti.append(page.evaluate("performance.getEntriesByName('dagviz:interactive')[0].startTime"))
         click.append(page.evaluate(CLICK_KEY, "add_one[k5]"))
         expect(page.get_by_test_id("step-drawer").get_by_test_id("step-output")).to_be_visible()
-        page.wait_for_function("window.dagviz.stepIndex.complete", timeout=60_000)
+        large = page.evaluate("window.dagviz.isLarge()")
+        if large:  # every key counted in the tiles of add_one
+            page.wait_for_function("(n) => { const grid = document.querySelector('[data-testid=status-grid]'); "
+                                   "return grid.dataset.mode === 'tiles' && Number(grid.dataset.keys) === n; }",
+                                   arg=keys, timeout=60_000)
+        else:
+            page.wait_for_function("window.dagviz.stepIndex.complete", timeout=60_000)
         grid.append(page.evaluate("performance.now()"))
         page.wait_for_timeout(300)
         tasks.extend(page.evaluate("window.__longtasks"))
@@ -176,6 +190,7 @@ def measure_finished(browser, base: str, run_id: str, repeat: int) -> dict:
             memory = {**heap(page), "renderer_rss_mb": renderer_rss_mb(os.getpid())}
         context.close()
     return {
+        "large_mode": large,
         "time_to_interactive_ms_median": round(statistics.median(tti)),
         "time_to_interactive_ms_max": round(max(tti)),
         "click_key_to_drawer_painted_ms_median": round(statistics.median(click)),
@@ -187,14 +202,21 @@ def measure_finished(browser, base: str, run_id: str, repeat: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=10_000)
+    parser.add_argument("--keys", "--n", dest="keys", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--executor", default="in_process")
+    parser.add_argument("--skip-live", action="store_true", help="launch and wait, without the live page")
+    parser.add_argument("--full-index-max-steps", type=int, default=None,
+                        help="the server's DAGVIZ_UI_FULL_INDEX_MAX_STEPS (default: the setting's, 100,000)")
+    parser.add_argument("--home", default=None, help="an existing DAGVIZ_HOME (with --run-id)")
+    parser.add_argument("--run-id", default=None, help="a finished big_fanout run of --home with --keys keys")
     options = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="dagviz-uibench-"))
+    home = Path(options.home) if options.home else Path(tempfile.mkdtemp(prefix="dagviz-uibench-"))
     env = {**os.environ, "DAGVIZ_HOME": str(home), "DJANGO_SETTINGS_MODULE": "dagviz.server.settings",
            "DAGVIZ_WORKSPACE": "dagviz.examples"}
+    if options.full_index_max_steps is not None:
+        env["DAGVIZ_UI_FULL_INDEX_MAX_STEPS"] = str(options.full_index_max_steps)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     with daphne(env) as base:
@@ -202,9 +224,15 @@ def main() -> None:
 
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            live = measure_live(browser, base, options.keys, options.executor)
-            assert wait_finished(base, live["run_id"]) == "SUCCESS"
-            finished = measure_finished(browser, base, live["run_id"], options.repeat)
+            run_wait = 120 + options.keys * 0.002  # 2 ms a key at most
+            if options.run_id:
+                live = {"run_id": options.run_id, "skipped": "an existing run"}
+            elif options.skip_live:
+                live = {"run_id": launch(base, options.keys, options.executor), "skipped": "--skip-live"}
+            else:
+                live = measure_live(browser, base, options.keys, options.executor)
+            assert wait_finished(base, live["run_id"], run_wait) == "SUCCESS"
+            finished = measure_finished(browser, base, live["run_id"], options.repeat, options.keys)
             browser.close()
     print(json.dumps({"keys": options.keys, "executor": options.executor, "repeat": options.repeat,
                       "live": live, "finished": finished}, indent=2))

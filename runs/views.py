@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -215,6 +216,7 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
         job = _selected_graph(job, {entry["node"] for entry in run["nodeStats"]})
     return render(request, "runs/run.html", {
         "run": _run_row(run), "job": job, "page_data": {"run": run, "job": job},
+        "full_index_max_steps": settings.DAGVIZ_UI_FULL_INDEX_MAX_STEPS,
     })
 
 

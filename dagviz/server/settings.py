@@ -31,8 +31,9 @@ SQLITE_OPTIONS: dict[str, Any] = {
     # (the run worker) makes readers wait instead of failing mid-transaction.
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
-    # WAL lets the web server read while a run worker writes.
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    # WAL lets the web server read while a run worker writes; the WAL file is cut back to 64 MB after
+    # each checkpoint instead of keeping the size a million-key run's writes once gave it.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=67108864;",
 }
 
 
@@ -218,8 +219,13 @@ DAGVIZ_MAX_STORED_STACK_CHARS = env_int("DAGVIZ_MAX_STORED_STACK_CHARS", 256 * 1
 # run may name, beyond the deployment's own defaults; empty: the defaults only (docs/security.md).
 DAGVIZ_DASK_ADDRESSES = env_list("DAGVIZ_DASK_ADDRESSES", [])
 DAGVIZ_OUTPUT_STORES = env_list("DAGVIZ_OUTPUT_STORES", [])
+# Outputs whose pickle is at most this many bytes share a run's segment files (0: one file each). Stores read the
+# same variable themselves (worker processes have no Django), so this line only checks it at start.
+DAGVIZ_SMALL_OUTPUT_BYTES = env_int("DAGVIZ_SMALL_OUTPUT_BYTES", 64 * 1024)
 # The daemon deletes finished runs that ended more than this many days ago; 0 keeps every run.
 DAGVIZ_RETENTION_DAYS = env_int("DAGVIZ_RETENTION_DAYS", 0)
+# The run page loads every step of a run up to this many (grid, timeline); above it the page reads tiles and pages.
+DAGVIZ_UI_FULL_INDEX_MAX_STEPS = env_int("DAGVIZ_UI_FULL_INDEX_MAX_STEPS", 100_000)
 
 # How live subscribers learn of new events: auto (notify on PostgreSQL, channel_layer with
 # Redis, else poll), poll, notify or channel_layer. The event table is always what they read.

@@ -27,6 +27,8 @@ from runs.models import Event, Run, RunStatus as Status, Step
 from runs.services.runs import get_run
 
 UPDATE_INTERVAL = 0.25
+MAX_UPDATE_STEPS = 10_000
+MAX_SLOW_INTERVAL = 1.0
 FINISHED = "RUN_FINISHED"
 
 
@@ -92,11 +94,15 @@ def _final_status(payload: dict) -> str:
 
 @database_sync_to_async
 def _snapshot(run_id: str, step_keys: set[str] | None, cursor: int | None,
-              finished_payload: dict | None) -> RunUpdate:
+              finished_payload: dict | None, max_steps: int | None = None) -> RunUpdate:
     run = Run.objects.get(id=run_id)
     steps: list[Step] = []
     nodes = None
-    if step_keys is not None:
+    if step_keys is not None and max_steps is not None and len(step_keys) > max_steps:
+        # A big run's burst: a few of its steps, and the counts of every node (one GROUP BY either way).
+        keys = sorted(step_keys)[:max_steps]
+        steps = list(Step.objects.filter(run=run, key__in=keys).order_by("order"))
+    elif step_keys is not None:
         steps = list(Step.objects.filter(run=run, key__in=list(step_keys)).order_by("order"))
         nodes = sorted({step.node for step in steps})
     status = _final_status(finished_payload) if finished_payload is not None else run.status
@@ -104,7 +110,7 @@ def _snapshot(run_id: str, step_keys: set[str] | None, cursor: int | None,
                      node_stats=node_stats(run, nodes), steps=steps, finished=finished_payload is not None)
 
 
-async def _run_updates(run_id: str) -> AsyncIterator[RunUpdate]:
+async def _run_updates(run_id: str, max_steps: int | None = None) -> AsyncIterator[RunUpdate]:
     start = await database_sync_to_async(last_event_id)(run_id)
     finished_event = await database_sync_to_async(
         lambda: Event.objects.filter(run_id=run_id, kind=FINISHED).values_list("payload", flat=True).first())()
@@ -114,13 +120,14 @@ async def _run_updates(run_id: str) -> AsyncIterator[RunUpdate]:
     yield await _snapshot(run_id, None, start or None, None)
     changed: set[str] = set()
     last_sent = time.monotonic()
+    interval = UPDATE_INTERVAL
     cursor: int | None = None
     finished_payload: dict | None = None
     stream = event_rows(run_id, start)
     pending = asyncio.ensure_future(stream.__anext__())
     try:
         while finished_payload is None:
-            timeout = max(0.0, UPDATE_INTERVAL - (time.monotonic() - last_sent))
+            timeout = max(0.0, interval - (time.monotonic() - last_sent))
             done, _ = await asyncio.wait({pending}, timeout=timeout if changed else None)
             if pending in done:
                 for row in pending.result():
@@ -131,8 +138,14 @@ async def _run_updates(run_id: str) -> AsyncIterator[RunUpdate]:
                         finished_payload = row["payload"]
                 if finished_payload is None:
                     pending = asyncio.ensure_future(stream.__anext__())
-            if finished_payload is not None or (changed and time.monotonic() - last_sent >= UPDATE_INTERVAL):
-                yield await _snapshot(run_id, changed, cursor, finished_payload)
+            if finished_payload is not None or (changed and time.monotonic() - last_sent >= interval):
+                began = time.monotonic()
+                update = await _snapshot(run_id, changed, cursor, finished_payload, max_steps)
+                if max_steps is not None:
+                    # Slow snapshots (a big run's counts) come further apart, so that reading the events between
+                    # them keeps up with the run: at most half the time goes to snapshots; updates lag <= ~1 s.
+                    interval = min(MAX_SLOW_INTERVAL, max(UPDATE_INTERVAL, 2 * (time.monotonic() - began)))
+                yield update
                 changed = set()
                 last_sent = time.monotonic()
     finally:
@@ -150,7 +163,13 @@ async def _run_events(run_id: str, after: int) -> AsyncIterator[RunEvent]:
 
 class RunSubscriptions(graphene.ObjectType):
     run_events = graphene.Field(RunEvent, required=True, run_id=graphene.ID(required=True), after=graphene.String())
-    run_updates = graphene.Field(RunUpdate, required=True, run_id=graphene.ID(required=True))
+    run_updates = graphene.Field(
+        RunUpdate, required=True, run_id=graphene.ID(required=True),
+        max_steps=graphene.Int(description=(
+            f"At most this many changed steps per update (0 to {MAX_UPDATE_STEPS:,}; absent: every one). An update "
+            "with more carries that many of them and the counts of every node: for pages of big runs, which read "
+            f"steps in pages. With it, updates come every {UPDATE_INTERVAL:g} s, further apart (up to "
+            f"{MAX_SLOW_INTERVAL:g} s) when reading them takes long.")))
 
     @staticmethod
     async def subscribe_run_events(root, info, run_id, after=None):
@@ -159,6 +178,9 @@ class RunSubscriptions(graphene.ObjectType):
         return _run_events(str(run.id), cursor)
 
     @staticmethod
-    async def subscribe_run_updates(root, info, run_id):
+    async def subscribe_run_updates(root, info, run_id, max_steps=None):
+        if max_steps is not None and not 0 <= max_steps <= MAX_UPDATE_STEPS:
+            raise GraphQLError(f"maxSteps must be between 0 and {MAX_UPDATE_STEPS:,}, got {max_steps}.",
+                               extensions={"code": "BAD_USER_INPUT", "argument": "maxSteps"})
         run = await _existing_run(run_id)
-        return _run_updates(str(run.id))
+        return _run_updates(str(run.id), max_steps)

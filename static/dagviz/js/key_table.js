@@ -25,8 +25,16 @@ const STEPS = `query KeyTable($id: ID!, $node: String, $status: [StepStatus!], $
     edges { cursor node { key status attemptCount durationMs error { message } } } } }
 }`;
 
+// The same page without its count, for a big run's unfiltered node, whose count the node stats already give
+// (counting a million rows would take longer than reading the page).
+const STEPS_UNCOUNTED = STEPS.replace("totalCount ", "");
+
 // `groupedNodes`: ops mapped two or more deep, whose keys are listed by outer key when unfiltered.
-export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onChange = () => {}, groupedNodes = new Set() }) {
+// `isLarge`: a big run, whose page holds no step index: blocks are read one after the other from the
+// server's cursors (the table grows as it is scrolled, with no jump deep into it) and keys are not grouped.
+// `knownTotal(node)`: the node's number of steps when known without counting (null: count them).
+export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onChange = () => {}, groupedNodes = new Set(),
+  isLarge = () => false, knownTotal = () => null }) {
   const viewport = root.querySelector("[data-role=viewport]");
   const spacer = root.querySelector("[data-role=spacer]");
   const countLabel = root.querySelector("[data-role=count]");
@@ -54,9 +62,13 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
   let refreshTimer = null;
   let firstLoad = null;
   let resolveFirstLoad = null;
+  let firstLoadDone = false;
 
+  // A reset before the first page came keeps the promise already handed out: the next first page resolves it.
   function resetFirstLoad() {
-    firstLoad = new Promise((resolve) => { resolveFirstLoad = resolve; });
+    if (firstLoad && !firstLoadDone) return;
+    firstLoadDone = false;
+    firstLoad = new Promise((resolve) => { resolveFirstLoad = () => { firstLoadDone = true; resolve(); }; });
   }
   resetFirstLoad();
 
@@ -72,7 +84,7 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     if (b === 0) return null;
     const previous = blocks.get(b - 1);
     if (previous && previous.endCursor) return previous.endCursor;
-    if (!isFiltered(filters)) return stepIndex.cursorAt(node, b * BLOCK - 1) || undefined;
+    if (!isFiltered(filters) && !isLarge()) return stepIndex.cursorAt(node, b * BLOCK - 1) || undefined;
     return undefined;
   }
 
@@ -87,7 +99,8 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     loading.add(b);
     const mine = generation;
     try {
-      const data = await graphql(STEPS, variables(after));
+      const known = isFiltered(filters) ? null : knownTotal(node);
+      const data = await graphql(known === null ? STEPS : STEPS_UNCOUNTED, variables(after));
       if (mine !== generation) return;
       const connection = data.run.steps;
       const rows = connection.edges.map((edge) => ({
@@ -99,7 +112,7 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
       if (old) for (const row of old.rows) if (byKey.get(row.key) === row) byKey.delete(row.key);
       for (const row of rows) byKey.set(row.key, row);
       blocks.set(b, { rows, endCursor: connection.pageInfo.endCursor || after, hasNext: connection.pageInfo.hasNextPage, stale: false });
-      total = connection.totalCount ?? total;
+      total = connection.totalCount ?? known ?? total;
       totalKnown = true;
       render();
       onChange();
@@ -110,6 +123,13 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     } finally {
       loading.delete(b);
     }
+  }
+
+  // Rows of the blocks read one after the other from the first (a big run's table extends as it is scrolled).
+  function loadedRows() {
+    let b = 0;
+    while (blocks.has(b)) b += 1;
+    return b * BLOCK;
   }
 
   function rowAt(index) {
@@ -160,7 +180,7 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
   let groupBlocks = new Map();      // "outer\u0000block" -> { endCursor, stale, loading }
 
   function isGrouped() {
-    return groupedNodes.has(node) && !isFiltered(filters);
+    return groupedNodes.has(node) && !isFiltered(filters) && !isLarge();
   }
 
   function resetGroups() {
@@ -321,11 +341,12 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
   function render() {
     if (isGrouped()) { renderGrouped(); return; }
     root.dataset.grouped = "false";
-    spacer.style.height = `${Math.max(total, 0) * ROW_HEIGHT}px`;
+    const rows = isLarge() ? Math.min(total, loadedRows() + BLOCK) : total;
+    spacer.style.height = `${Math.max(rows, 0) * ROW_HEIGHT}px`;
     const top = scrollTop;
     const height = viewportHeight || 400;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(total - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+    const last = Math.min(rows - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     const keep = new Set();
     for (let b = Math.floor(first / BLOCK); b <= Math.floor(Math.max(first, last) / BLOCK); b += 1) {
       const block = blocks.get(b);
@@ -490,6 +511,9 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
     },
     render,
     reload: refreshVisible,
+    // A live update of a big run (whose updates carry only some of the changed steps): the rows in view
+    // are read again, at most once a second.
+    refreshLive: refreshSoon,
     ready: () => firstLoad,
     get node() { return node; },
   };

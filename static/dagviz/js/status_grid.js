@@ -44,6 +44,7 @@ export function createStatusGrid(canvas, { stepIndex, selection, onOpen, legend,
   let selectedDrawn = new Set();
 
   let available = 0;  // the container's width, from a ResizeObserver (reading it would force a layout)
+  let active = true;  // false while a big run's tiles (status_tiles.js) draw on this canvas instead
 
   // Flat: cells in yield order. Grouped (an op mapped 2+ deep): each outer key's cells start on a
   // new line under a label line with its counts, so a group reads as one block.
@@ -122,7 +123,7 @@ export function createStatusGrid(canvas, { stepIndex, selection, onOpen, legend,
   }
 
   function render(force = false) {
-    if (!available) return;
+    if (!available || !active) return;
     const entry = node ? stepIndex.node(node) : null;
     const count = entry ? entry.keys.length : 0;
     let grouped = Boolean(entry && groupedNodes.has(node) && entry.groups.length);
@@ -156,6 +157,8 @@ export function createStatusGrid(canvas, { stepIndex, selection, onOpen, legend,
     }
     selectedDrawn = nowSelected;
     canvas.dataset.keys = String(count);
+    canvas.dataset.mode = "cells";
+    canvas.dataset.keysPerTile = "1";
   }
 
   function renderLegend(stats) {
@@ -194,10 +197,12 @@ export function createStatusGrid(canvas, { stepIndex, selection, onOpen, legend,
   }
 
   canvas.addEventListener("mousemove", (event) => {
+    if (!active) return;
     const hit = keyAt(event);
     canvas.title = hit ? `${hit.key} — ${STEP_STATUSES[hit.code]}` : "";
   });
   canvas.addEventListener("click", (event) => {
+    if (!active) return;
     const hit = keyAt(event);
     if (!hit) return;
     if (event.ctrlKey || event.metaKey || event.shiftKey) selection.toggle(hit.key);
@@ -212,6 +217,11 @@ export function createStatusGrid(canvas, { stepIndex, selection, onOpen, legend,
 
   return {
     setNode(name) { node = name; render(true); },
+    setActive(on) {
+      active = on;
+      layout = null;  // the other grid drew on the canvas: the next render starts afresh
+      if (on) render(true);
+    },
     render,
     renderLegend,
   };

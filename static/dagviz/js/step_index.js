@@ -61,6 +61,7 @@ export function createStepIndex(runId, onChange = () => {}) {
   let lastCatchUp = -Infinity;
   let catchUpTimer = null;
   let stalls = 0;          // catch-ups in a row that found nothing: the counts cannot be met, stop trying
+  let stopped = false;     // a big run: the page reads tiles and pages instead, and holds no index
 
   function entry(node) {
     let found = nodes.get(node);
@@ -136,6 +137,7 @@ export function createStepIndex(runId, onChange = () => {}) {
   }
 
   async function load() {
+    if (stopped) return;
     const mine = ++generation;
     complete = false;
     tailCursor = null;
@@ -160,19 +162,20 @@ export function createStepIndex(runId, onChange = () => {}) {
   return {
     load,
     reload() {
+      if (stopped) return Promise.resolve();
       nodes = new Map();
       buffered = [];
       return load();
     },
     apply(steps) {
-      if (!steps || !steps.length) return;
+      if (stopped || !steps || !steps.length) return;
       if (loading) buffered.push(steps);
       else for (const step of steps) put(step, null, false);
     },
     // Called with the run's counts per node (each render): reads the missing steps, at most once a second.
     // A load that gave up (the server kept failing) goes on from where it stopped the same way.
     reconcile(stats) {
-      if (!generation || loading || stalls >= MAX_STALLS || (complete && !behind(stats))) return;
+      if (stopped || !generation || loading || stalls >= MAX_STALLS || (complete && !behind(stats))) return;
       const wait = CATCH_UP_MS - (performance.now() - lastCatchUp);
       if (wait > 0) {
         if (!catchUpTimer) catchUpTimer = setTimeout(() => { catchUpTimer = null; onChange(); }, wait);
@@ -180,6 +183,22 @@ export function createStepIndex(runId, onChange = () => {}) {
       }
       catchUp();
     },
+    // Reads every page again over the keys held (no blink): after live updates that left some changes out.
+    resync() {
+      if (stopped || loading || !generation) return;
+      readPages(generation, null);
+    },
+    // Drops every key and reads no more (a run that grew past the page's limit): reads in flight are ignored.
+    stop() {
+      stopped = true;
+      generation += 1;
+      loading = false;
+      nodes = new Map();
+      buffered = [];
+      clearTimeout(catchUpTimer);
+      catchUpTimer = null;
+    },
+    get stopped() { return stopped; },
     get complete() { return complete; },
     node: (name) => nodes.get(name) || newEntry(),
     nodes: () => nodes,

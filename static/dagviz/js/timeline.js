@@ -15,12 +15,13 @@ function niceStep(span, pixels) {
   return steps.find((step) => step >= target) || target;
 }
 
-function aggregate(entry, now) {
+// `known`: the node's real counts per status when `entry` holds only a sample of its keys.
+function aggregate(entry, now, known = null) {
   let start = Infinity;
   let end = -Infinity;
-  const counts = new Array(STEP_STATUSES.length).fill(0);
+  const counts = known ? [...known] : new Array(STEP_STATUSES.length).fill(0);
   for (let index = 0; index < entry.keys.length; index += 1) {
-    counts[entry.codes[index]] += 1;
+    if (!known) counts[entry.codes[index]] += 1;
     const s = entry.start[index];
     if (!Number.isNaN(s)) {
       if (s < start) start = s;
@@ -64,7 +65,9 @@ function countsText(counts) {
     .map((status) => `${STATUS_ICON[status]} ${counts[STATUS_CODE[status]]}`).join(" ");
 }
 
-export function createTimeline(root, { nodes, stepIndex, onOpen, runTimes }) {
+// `countsOf(name)`: for a big run, whose `stepIndex` holds a sample of the keys (timeline_sample.js), the node's
+// counts per status (from the live node stats); null otherwise.
+export function createTimeline(root, { nodes, stepIndex, onOpen, runTimes, countsOf = () => null }) {
   const viewport = root.querySelector("[data-role=viewport]");
   const spacer = root.querySelector("[data-role=spacer]");
   const canvas = root.querySelector("[data-role=canvas]");
@@ -107,8 +110,9 @@ export function createTimeline(root, { nodes, stepIndex, onOpen, runTimes }) {
 
     const now = Date.now();
     const times = runTimes();
-    const aggregates = new Map(nodes.map((node) => [node.name, aggregate(stepIndex.node(node.name), now)]));
+    const aggregates = new Map(nodes.map((node) => [node.name, aggregate(stepIndex.node(node.name), now, countsOf(node.name))]));
     root.dataset.steps = String(nodes.reduce((sum, node) => sum + stepIndex.node(node.name).keys.length, 0));
+    root.dataset.sampled = String(nodes.some((node) => countsOf(node.name) !== null));
     let t0 = times.start;
     let t1 = times.end || now;
     for (const value of aggregates.values()) {
@@ -133,10 +137,12 @@ export function createTimeline(root, { nodes, stepIndex, onOpen, runTimes }) {
       if (index % 2) { context.fillStyle = "#f6f7f9"; context.fillRect(0, y, width, ROW); }
       if (row.type === "node") {
         const value = aggregates.get(row.node);
-        const count = row.entry.keys.length;
+        const count = value.counts.reduce((sum, n) => sum + n, 0);
+        const sampled = countsOf(row.node) !== null && row.entry.keys.length < count;
         context.fillStyle = "#1d2430";
         const marker = row.mapped || count > 1 ? (expanded.has(row.node) ? "▾ " : "▸ ") : "  ";
-        context.fillText(`${marker}${row.node}${row.mapped ? ` (${count} keys)` : ""}`, 6, y + ROW / 2, LABEL - 12);
+        const keys = sampled ? ` (${count} keys, ${row.entry.keys.length} sampled)` : ` (${count} keys)`;
+        context.fillText(`${marker}${row.node}${row.mapped ? keys : ""}`, 6, y + ROW / 2, LABEL - 12);
         if (Number.isFinite(value.start)) {
           const x0 = x(value.start);
           const x1 = Math.max(x0 + 2, x(value.end));

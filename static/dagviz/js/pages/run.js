@@ -18,15 +18,18 @@ import { readRunOutcome } from "../run_outcome.js";
 import { createRunState } from "../run_state.js";
 import { createSelection } from "../selection.js";
 import { createStatusGrid } from "../status_grid.js";
+import { createTileGrid } from "../status_tiles.js";
 import { openEmitters } from "../status_bar.js";
 import { createStepDrawer } from "../step_drawer.js";
-import { isFinishedRun } from "../status.js";
+import { isFinishedRun, STAT_FIELD, STEP_STATUSES } from "../status.js";
 import { createStepIndex } from "../step_index.js";
 import { createTimeline } from "../timeline.js";
+import { createTimelineSample } from "../timeline_sample.js";
 import { renderToleratedBadge } from "../tolerated_badge.js";
 
-const RUN_UPDATES = `subscription RunUpdates($runId: ID!) {
-  runUpdates(runId: $runId) {
+// `maxSteps` only for a big run, whose page reads its steps in pages and tiles rather than from updates.
+const RUN_UPDATES = `subscription RunUpdates($runId: ID!, $maxSteps: Int) {
+  runUpdates(runId: $runId, maxSteps: $maxSteps) {
     status cursor finished
     nodeStats { node total pending running succeeded failed skipped reused canceled }
     steps { key node mappingKeys status startedAt endedAt durationMs attemptCount error { message } }
@@ -49,6 +52,18 @@ const $ = (selector) => document.querySelector(selector);
 
 const loop = createRenderLoop(render, 250);
 const stepIndex = createStepIndex(run.id, () => loop.schedule());
+// A run with more steps than this is "large": the page never loads every step (no step index); the grid
+// draws tiles, the key table pages through the server and the timeline draws a sample.
+const fullIndexMax = Number($(".keys-panel").dataset.fullIndexMaxSteps) || Infinity;
+const LIVE_STEPS_LARGE = 200;
+// Uncapped, a fast big run's update outgrew the websocket's 1 MiB message limit and ended the subscription;
+// an update that reaches this cap left changes out: the step index is read again (at most every few seconds).
+const LIVE_STEPS_SMALL = 4000;
+const RESYNC_MS = 5000;
+let lastResync = -Infinity;
+let large = false;
+const sample = createTimelineSample(run.id, () => loop.schedule());
+const timelineSource = { node: (name) => (large ? sample : stepIndex).node(name) };
 const header = createRunHeader($(".run-head"), state, { emitters });
 const deleteButton = createDeleteRunButton($("[data-testid=delete-run]"), $("[data-testid=delete-run-error]"), state);
 let selectedNode = null;
@@ -61,8 +76,13 @@ const nodeList = createNodeList($("[data-testid=node-list]"), nodes, {
 const grid = createStatusGrid($("[data-testid=status-grid]"), {
   stepIndex, selection, onOpen: (key) => openStep(key), legend: $("[data-role=grid-legend]"), groupedNodes,
 });
+const tiles = createTileGrid($("[data-testid=status-grid]"), {
+  runId: run.id, selection, onOpen: (key) => openStep(key), isLive: () => !state.finished,
+  cellLimit: Math.min(1000, fullIndexMax), controls: $("[data-role=grid-zoom]"), hint: $("[data-role=grid-hint]"),
+});
 const table = createKeyTable($("[data-testid=key-table]"), {
-  runId: run.id, stepIndex, selection, onOpen: (key) => openStep(key), groupedNodes,
+  runId: run.id, stepIndex, selection, onOpen: (key) => openStep(key), groupedNodes, isLarge: () => large,
+  knownTotal: (name) => (large ? state.stats.get(name)?.total ?? null : null),
 });
 const drawer = createStepDrawer($("[data-testid=step-drawer]"), {
   runId: run.id, nodes, isLive: () => !state.finished, latestCursor: () => state.cursor,
@@ -74,7 +94,7 @@ const drawer = createStepDrawer($("[data-testid=step-drawer]"), {
   onClose: () => setUrl({ step: null }),
 });
 const timeline = createTimeline($("[data-testid=timeline]"), {
-  nodes, stepIndex, onOpen: (key) => openStep(key),
+  nodes, stepIndex: timelineSource, onOpen: (key) => openStep(key), countsOf: (name) => (large ? countsOf(name) : null),
   runTimes: () => ({ start: state.run.startedAt ? Date.parse(state.run.startedAt) : NaN,
     end: state.run.endedAt ? Date.parse(state.run.endedAt) : null }),
 });
@@ -111,6 +131,7 @@ function selectNode(name, { now = true } = {}) {
   nodeList.select(name);
   $("[data-role=selected-node]").textContent = name;
   grid.setNode(name);
+  tiles.setNode(name);
   table.setNode(name);
   setUrl({ node: name });
   if (now) loop.flush();  // a click is answered at once; only live updates are coalesced
@@ -163,10 +184,32 @@ function render() {
     });
   }
   grid.renderLegend(state.stats.get(selectedNode));
-  grid.render();
+  if (!large && state.totals().total > fullIndexMax) becomeLarge();  // a live run grew past the limit
+  if (large) tiles.render(); else grid.render();
   table.render();
   timeline.render();
-  stepIndex.reconcile(state.stats);  // the grid and the timeline never stay short of the counts
+  if (!large) stepIndex.reconcile(state.stats);  // the grid and the timeline never stay short of the counts
+}
+
+// The node's counts per status in the order of STEP_STATUSES, from the live node stats.
+function countsOf(name) {
+  const stats = state.stats.get(name);
+  return STEP_STATUSES.map((status) => (stats ? stats[STAT_FIELD[status]] || 0 : 0));
+}
+
+// Leave the full step index for tiles, pages and a sample (at the start, or when a live run grows past the limit).
+function becomeLarge() {
+  large = true;
+  document.body.dataset.largeRun = "true";
+  stepIndex.stop();
+  grid.setActive(false);
+  table.reload();
+  // The key table's first page comes first (the server answers one query at a time): tiles and sample after it.
+  table.ready().then(() => {
+    tiles.setActive(true);
+    sample.refresh(state.stats, true);
+  });
+  if (following) { following(); following = null; follow(); }  // again, with the live steps capped
 }
 
 let refreshes = 0;
@@ -183,27 +226,48 @@ async function refreshRun(cursor = null) {
 function finish(cursor) {
   refreshRun(cursor).then(() => failures.load());  // once more at the end, with the final status
   table.reload();
-  stepIndex.reload();
+  if (large) { tiles.refresh(true); sample.refresh(state.stats, true); } else stepIndex.reload();
   drawer.refresh();
 }
 
+let following = null;  // ends the runUpdates subscription
+let hookedReconnect = false;
+let failedSoFar = 0;
+
 function follow() {
-  subscribe(RUN_UPDATES, { runId: run.id }, {
+  following = subscribe(RUN_UPDATES, { runId: run.id, maxSteps: large ? LIVE_STEPS_LARGE : LIVE_STEPS_SMALL }, {
     next: ({ runUpdates: update }) => {
       const statusChanged = state.apply(update);
+      if (!large && update.steps.length >= LIVE_STEPS_SMALL) {  // some changes were left out of this update
+        table.refreshLive();
+        if (performance.now() - lastResync > RESYNC_MS) { lastResync = performance.now(); stepIndex.resync(); }
+      }
       stepIndex.apply(update.steps);
       const selectedTotal = state.stats.get(selectedNode)?.total;
       table.applySteps(update.steps, selectedTotal);
       drawer.applySteps(update.steps);
       runLog.notify();
-      if (update.steps.some((step) => step.status === "FAILURE")) failures.refreshSoon();
+      const failed = state.totals().failed;
+      if (update.steps.some((step) => step.status === "FAILURE") || failed !== failedSoFar) failures.refreshSoon();
+      failedSoFar = failed;
+      if (large) {  // updates carry only some steps: what is in view is read again, at most once a second
+        tiles.refresh();
+        table.refreshLive();
+        sample.refresh(state.stats);
+      }
       if (update.finished) finish(update.cursor);
       else if (statusChanged) refreshRun();
       loop.schedule();
     },
     error: (error) => console.warn("runUpdates:", error.message),
   });
-  onReconnect(() => { table.reload(); stepIndex.reload(); refreshRun(); });
+  if (hookedReconnect) return;
+  hookedReconnect = true;
+  onReconnect(() => {
+    table.reload();
+    if (large) tiles.refresh(true); else stepIndex.reload();
+    refreshRun();
+  });
 }
 
 // A pause that lets the browser paint and handle input between two start-up steps.
@@ -212,6 +276,7 @@ const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 // Start: the op from the URL (or the first mapped op), the step from the URL, then live;
 // the graph comes last, in its own task, so the page answers clicks before Cytoscape loads.
 const params = new URLSearchParams(location.search);
+if (state.totals().total > fullIndexMax) becomeLarge();
 const firstMapped = nodes.find((node) => node.isDynamicMapped);
 selectNode(params.get("node") && nodeNames.has(params.get("node")) ? params.get("node") : (firstMapped || nodes[0] || {}).name,
   { now: false });
@@ -222,7 +287,7 @@ table.ready().then(() => {
   performance.mark("dagviz:interactive");
   document.body.dataset.ready = "true";
 });
-window.dagviz = { state, stepIndex, table, grid, graph: null };
+window.dagviz = { state, stepIndex, table, grid, tiles, graph: null, isLarge: () => large };
 await nextTask();
 graph = await createJobGraph($("[data-testid=graph-canvas]"), nodes, {
   toolbar: $(".graph-toolbar"), liveLine: "…", onSelect: (name) => selectNode(name),
@@ -231,4 +296,4 @@ window.dagviz.graph = graph;
 graph.select(selectedNode);
 loop.schedule();
 await nextTask();
-stepIndex.load();
+if (!large) stepIndex.load();
