@@ -23,6 +23,7 @@ from dagviz.env import env_int
 from dagviz.errors import DagvizError
 from dagviz.storage.segments import (
     LocalSegments,
+    NothingToFlush,
     RemoteSegments,
     SegmentError,
     SegmentSlice,
@@ -115,7 +116,7 @@ def _flushed(store: OutputStore) -> bool:
     return True
 
 
-class InMemoryOutputStore:
+class InMemoryOutputStore(NothingToFlush):
     """Objects kept as they are, in this process (no copies, no pickling)."""
 
     url = MEMORY_URL
@@ -138,15 +139,6 @@ class InMemoryOutputStore:
 
     def exists(self, ref: str) -> bool:
         return ref in self._values
-
-    def pending_writes(self) -> int:
-        return 0
-
-    def flush_due(self) -> bool:
-        return False
-
-    def flush(self) -> None:
-        pass
 
 
 class FsspecOutputStore:

@@ -78,7 +78,20 @@ class _Appender:
         self.size = size
 
 
-class LocalSegments:
+class NothingToFlush:
+    """For stores and segments whose writes are readable at once: nothing ever waits to be flushed."""
+
+    def pending_writes(self) -> int:
+        return 0
+
+    def flush_due(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        pass
+
+
+class LocalSegments(NothingToFlush):
     """Append-only segment files on a local filesystem, one per run for this writer.
 
     Each value is written with one ``os.write`` before ``append`` returns, so another process
@@ -172,16 +185,6 @@ class LocalSegments:
             self.close()
         except Exception:  # noqa: BLE001 (interpreter shutdown: os may already be gone)
             pass
-
-    # Local writes are readable at once: nothing to flush.
-    def pending_writes(self) -> int:
-        return 0
-
-    def flush_due(self) -> bool:
-        return False
-
-    def flush(self) -> None:
-        pass
 
 
 class _Batch:

@@ -8,10 +8,12 @@ gets), and the page's screenshot is saved under ``artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
 from django.conf import settings
@@ -58,10 +60,11 @@ def _running_in_group(pgid: int) -> bool:
     return False
 
 
-@pytest.fixture
-def page(request, ui_server, browser, transactional_db):
-    """A fresh page on the server; its console errors fail the test; a screenshot is kept at the end."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=ui_server.url)
+@contextlib.contextmanager
+def checked_page(request, browser, base_url: str, server_log: Callable[[], str]) -> Iterator[Any]:
+    """A fresh page at ``base_url``; its console errors fail the test, runs it leaves going are ended and
+    fail it too, and a screenshot is kept at the end."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=base_url)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
@@ -75,8 +78,15 @@ def page(request, ui_server, browser, transactional_db):
         pass
     context.close()
     left = _end_runs_left_running()
-    assert not left, f"runs still going after the test (killed): {left}\n{ui_server.log()[-3000:]}"
+    assert not left, f"runs still going after the test (killed): {left}\n{server_log()[-3000:]}"
     assert not errors, "errors in the browser:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def page(request, ui_server, browser, transactional_db):
+    """A fresh page on the server (see ``checked_page``)."""
+    with checked_page(request, browser, ui_server.url, ui_server.log) as page:
+        yield page
 
 
 def screenshot(page, name: str) -> None:

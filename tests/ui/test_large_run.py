@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import servers
-from tests.ui.conftest import SCREENSHOTS, _end_runs_left_running
+from tests.ui.conftest import checked_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,26 +33,13 @@ def large_server(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def page(request, large_server, browser, transactional_db):
-    """A fresh page on the large-run server; its console errors fail the test; its GraphQL requests are kept."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=large_server.base)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
-    page.graphql = []
-    page.on("request", lambda req: page.graphql.append(req.post_data or "") if req.url.endswith("/graphql") else None)
-    page.frames_sent = []
-    page.on("websocket", lambda socket: socket.on("framesent", lambda payload: page.frames_sent.append(str(payload))))
-    yield page
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-end.png"), full_page=True)
-    except Exception:  # a failed test may have closed the page; the screenshot is a bonus
-        pass
-    context.close()
-    left = _end_runs_left_running()
-    assert not left, f"runs still going after the test (killed): {left}\n{large_server.log()[-3000:]}"
-    assert not errors, "errors in the browser:\n" + "\n".join(errors)
+    """A fresh page on the large-run server (``checked_page``); its GraphQL requests and websocket frames are kept."""
+    with checked_page(request, browser, large_server.base, large_server.log) as page:
+        page.graphql = []
+        page.on("request", lambda req: page.graphql.append(req.post_data or "") if req.url.endswith("/graphql") else None)
+        page.frames_sent = []
+        page.on("websocket", lambda socket: socket.on("framesent", lambda payload: page.frames_sent.append(str(payload))))
+        yield page
 
 
 def api(server, query: str, variables: dict) -> dict:
