@@ -43,6 +43,9 @@ from runs.live import hints
 from runs.models import DynamicOutputRecord, Event as EventRow, Run, Step
 
 HEARTBEAT_SECONDS = 5.0
+# Items (events, lists of new steps) waiting for the writer before the run's thread waits for it: a
+# run that makes events faster than the database takes them would otherwise hold them all in memory.
+MAX_PENDING = 20_000
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -269,6 +272,8 @@ class DatabaseEventSink:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._room = threading.Event()  # clear while MAX_PENDING items wait
+        self._room.set()
         self._closing = False
         self._error: BaseException | None = None
         self._steps: dict[str, _StepMirror] = {}
@@ -311,8 +316,13 @@ class DatabaseEventSink:
             self._pending.append(item)
             if first:
                 self._idle.clear()
-        if first:
+            full = len(self._pending) >= MAX_PENDING
+            if full:
+                self._room.clear()
+        if first or full:
             self._wake.set()  # the writer sleeps until there is something to write
+        while full and not self._room.wait(0.1) and self._error is None:
+            pass  # the writer takes the batch within one write; a failed writer is reported by flush()
 
     # -- the writer thread --------------------------------------------------------------------
 
@@ -328,8 +338,10 @@ class DatabaseEventSink:
                 time.sleep(self.coalesce_seconds)  # let a burst of events gather into one transaction
                 with self._lock:
                     batch, self._pending = self._pending, []
+                    self._room.set()
                 if batch:
                     self._write(batch)
+                    batch = []  # not kept while the writer sleeps
                 elif time.monotonic() - last_beat > HEARTBEAT_SECONDS:
                     beat(self.run_id)
                 last_beat = time.monotonic()

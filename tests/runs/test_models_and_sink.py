@@ -252,3 +252,30 @@ def test_readers_never_see_step_rows_that_disagree_with_the_events_during_a_live
     assert_finished_as(run.id, "SUCCESS")
     assert mid_run_snapshots >= 3, "the reader never saw the run in progress; the check proved nothing"
     assert len(steps) == 10
+
+
+def test_the_run_waits_for_the_writer_instead_of_holding_a_backlog(monkeypatch):
+    """A run that makes events faster than the database takes them keeps at most MAX_PENDING of them waiting."""
+    from runs import event_sink
+
+    monkeypatch.setattr(event_sink, "MAX_PENDING", 50)
+    batches: list[int] = []
+    write = DatabaseEventSink._write
+
+    def slow_write(self, batch):
+        batches.append(len(batch))
+        time.sleep(0.02)  # a database slower than the run
+        write(self, batch)
+
+    monkeypatch.setattr(DatabaseEventSink, "_write", slow_write)
+    run = new_run()
+    sink = DatabaseEventSink(run.id)
+    keys = [f"k{index}" for index in range(400)]
+    sink.steps_created([PlannedStep("emit_letters", "emit_letters", (), 0)])
+    sink.handle(StepStarted("emit_letters", timestamp=T0))
+    for index, key in enumerate(keys):
+        sink.handle(DynamicOutputYielded("emit_letters", mapping_key=key, ref=f"ref/{key}", timestamp=T0 + index))
+    sink.close()
+    assert max(batches) <= 50 and len(batches) > 8
+    yielded = [event["payload"]["mapping_key"] for event in run_events(run.id) if event["kind"] == "DYNAMIC_OUTPUT"]
+    assert yielded == keys
