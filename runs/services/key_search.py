@@ -4,7 +4,7 @@ The result is always what Django's ``key__icontains`` gives on the database (``%
 literally; ASCII case folding on SQLite, full Unicode on PostgreSQL); an index only narrows the rows it is
 checked on:
 
-- PostgreSQL: the pg_trgm GIN index on ``UPPER(key)`` (migration 0008) is the expression ``icontains``
+- PostgreSQL: the pg_trgm GIN index on ``UPPER(key)`` (migration 0009) is the expression ``icontains``
   compares, so the planner uses it by itself when the text is selective.
 - SQLite: the FTS5 trigram table ``runs_step_key_fts`` (kept by triggers on ``runs_step``) gives the
   ids of the run's steps whose key matches the text with ``%`` and ``_`` as wildcards, a superset of the

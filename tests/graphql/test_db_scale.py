@@ -1,4 +1,4 @@
-"""The database at scale: migration 0008 (indexes, key search index), key search semantics, index sync, query plans.
+"""The database at scale: migration 0009 (indexes, key search index), key search semantics, index sync, query plans.
 
 Plans are checked on the SQL the code really sends (captured while the API answers) with EXPLAIN QUERY PLAN
 (SQLite) or EXPLAIN with sequential scans disabled (PostgreSQL, whose planner picks a scan for a tiny
@@ -27,7 +27,7 @@ from tests.graphql.conftest import Live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE, AFTER = ("runs", "0007_run_tolerated_failures"), ("runs", "0008_step_indexes_key_search")
+BEFORE, AFTER = ("runs", "0008_run_step_counts"), ("runs", "0009_step_indexes_key_search")
 KEYS = ["emit", "work[a%b]", "work[a_b]", "work[aXb]", "work[a\\b]", "work[Key_One]", "work[key_one]",
         "work[k1][k2]", "work[k1][k20]", "work[k10][k2]", "nest[k1][k2]", "work[ÄBC]"]
 TEXTS = ["%", "_", "\\", "a%b", "a_b", "a\\b", "%b]", "KEY_ONE", "key", "[k1][", "k1][k2", "]]", "work[", "b]",
@@ -182,7 +182,7 @@ def test_the_migration_reverses_and_applies_keeping_rows_and_search():
         assert "runs_step_failed_signature" not in index_names("runs_step")
         assert not key_search_index_exists()
         assert keys_found(run, "k1][k2]") == ["work[k1][k2]", "nest[k1][k2]"]  # no index: the scan, same rows
-        make_run(["work[added_before_0008]"])
+        make_run(["work[added_before_0009]"])
     finally:
         migrate_to(AFTER)
     for table in ("runs_step", "runs_event", "runs_dynamicoutputrecord"):
@@ -194,8 +194,8 @@ def test_the_migration_reverses_and_applies_keeping_rows_and_search():
     assert steps["runs_step_node_status_order"] == ["run_id", "node", "status", "order"]
     assert steps["runs_step_failed_signature"] == ["run_id", "error_signature", "order"]
     assert key_search_index_exists()
-    added = Step.objects.get(key="work[added_before_0008]")
-    assert keys_found(added.run, "ADDED_BEFORE") == ["work[added_before_0008]"]
+    added = Step.objects.get(key="work[added_before_0009]")
+    assert keys_found(added.run, "ADDED_BEFORE") == ["work[added_before_0009]"]
     if connection.vendor == "sqlite":
         assert fts_intact() and sqlite_candidates(added.run_id, "added_before") == [added.id]
 

@@ -101,7 +101,7 @@ def _fk(related_name: str) -> models.ForeignKey:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("runs", "0007_run_tolerated_failures"),
+        ("runs", "0008_run_step_counts"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('runs', '0008_step_indexes_key_search'),
+        ('runs', '0007_run_tolerated_failures'),
     ]
 
     operations = [
