@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from runs.models import RUN_TRANSITIONS, Run, RunStatus
-from runs.services.step_counts import freeze_step_counts
+from runs.services.step_counts import count_steps
 
 if TYPE_CHECKING:
     from dagviz.execution.result import ExecutionResult
@@ -44,7 +44,10 @@ def finish_run(run_id: Any, result: "ExecutionResult") -> str:
         status, reason = RunStatus.SUCCESS, ""
     else:
         status, reason = RunStatus.FAILURE, result.failure_reason or ""
-    if not move_run(run_id, status, failure_reason=reason, tolerated_failures=result.tolerated_failures):
-        move_run(run_id, RunStatus.FAILURE, failure_reason=reason)
-    freeze_step_counts(run_id)  # every step row is written by now: the counts no longer change
+    # Every step row is written by now, so the counts no longer change; they are kept in the same UPDATE as
+    # the end, so whoever sees the run finished also sees its counts.
+    counts = count_steps(run_id)
+    if not move_run(run_id, status, failure_reason=reason, tolerated_failures=result.tolerated_failures,
+                    step_counts=counts):
+        move_run(run_id, RunStatus.FAILURE, failure_reason=reason, step_counts=counts)
     return status
