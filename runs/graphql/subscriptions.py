@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import AsyncIterator
 
@@ -29,6 +30,8 @@ from runs.services.runs import get_run
 UPDATE_INTERVAL = 0.25
 MAX_UPDATE_STEPS = 10_000
 MAX_SLOW_INTERVAL = 1.0
+MAX_UPDATE_BYTES = 512 * 1024  # half the 1 MiB websocket message limit: room for the estimate
+STEP_FIELDS_BYTES = 400  # a step's short fields as JSON (status, times, counts, field names)
 FINISHED = "RUN_FINISHED"
 
 
@@ -94,7 +97,13 @@ def _final_status(payload: dict) -> str:
 
 @database_sync_to_async
 def _snapshot(run_id: str, step_keys: set[str] | None, cursor: int | None,
-              finished_payload: dict | None, max_steps: int | None = None) -> RunUpdate:
+              finished_payload: dict | None, max_steps: int | None = None) -> list[RunUpdate]:
+    """The update(s) for the steps in ``step_keys`` (None: the first update, counts only).
+
+    With ``max_steps`` at most that many steps are sent, without it every changed step, in as many updates
+    as keep each message under ``MAX_UPDATE_BYTES`` (daphne sends, and websocket clients take, at most 1 MiB
+    a message); only the last one is ``finished``.
+    """
     run = Run.objects.get(id=run_id)
     steps: list[Step] = []
     nodes = None
@@ -106,8 +115,26 @@ def _snapshot(run_id: str, step_keys: set[str] | None, cursor: int | None,
         steps = list(Step.objects.filter(run=run, key__in=list(step_keys)).order_by("order"))
         nodes = sorted({step.node for step in steps})
     status = _final_status(finished_payload) if finished_payload is not None else run.status
-    return RunUpdate(run_id=str(run.id), status=status, cursor=str(cursor) if cursor else None,
-                     node_stats=node_stats(run, nodes), steps=steps, finished=finished_payload is not None)
+    stats = node_stats(run, nodes)
+    parts = _by_size(steps)
+    return [RunUpdate(run_id=str(run.id), status=status, cursor=str(cursor) if cursor else None, node_stats=stats,
+                      steps=part, finished=finished_payload is not None and index == len(parts) - 1)
+            for index, part in enumerate(parts)]
+
+
+def _by_size(steps: list[Step]) -> list[list[Step]]:
+    """``steps`` in consecutive parts whose serialized size stays under ``MAX_UPDATE_BYTES`` (an estimate from
+    the fields that can be long: key, mapping keys, error, skip reason); always at least one part."""
+    parts: list[list[Step]] = [[]]
+    size = 0
+    for step in steps:
+        estimate = STEP_FIELDS_BYTES + 3 * len(step.key) + len(json.dumps(step.error or "")) + len(step.skip_reason)
+        if parts[-1] and size + estimate > MAX_UPDATE_BYTES:
+            parts.append([])
+            size = 0
+        parts[-1].append(step)
+        size += estimate
+    return parts
 
 
 async def _run_updates(run_id: str, max_steps: int | None = None) -> AsyncIterator[RunUpdate]:
@@ -115,9 +142,9 @@ async def _run_updates(run_id: str, max_steps: int | None = None) -> AsyncIterat
     finished_event = await database_sync_to_async(
         lambda: Event.objects.filter(run_id=run_id, kind=FINISHED).values_list("payload", flat=True).first())()
     if finished_event is not None:
-        yield await _snapshot(run_id, None, start, finished_event)
+        yield (await _snapshot(run_id, None, start, finished_event))[0]
         return
-    yield await _snapshot(run_id, None, start or None, None)
+    yield (await _snapshot(run_id, None, start or None, None))[0]
     changed: set[str] = set()
     last_sent = time.monotonic()
     interval = UPDATE_INTERVAL
@@ -140,12 +167,13 @@ async def _run_updates(run_id: str, max_steps: int | None = None) -> AsyncIterat
                     pending = asyncio.ensure_future(stream.__anext__())
             if finished_payload is not None or (changed and time.monotonic() - last_sent >= interval):
                 began = time.monotonic()
-                update = await _snapshot(run_id, changed, cursor, finished_payload, max_steps)
+                updates = await _snapshot(run_id, changed, cursor, finished_payload, max_steps)
                 if max_steps is not None:
                     # Slow snapshots (a big run's counts) come further apart, so that reading the events between
                     # them keeps up with the run: at most half the time goes to snapshots; updates lag <= ~1 s.
                     interval = min(MAX_SLOW_INTERVAL, max(UPDATE_INTERVAL, 2 * (time.monotonic() - began)))
-                yield update
+                for update in updates:
+                    yield update
                 changed = set()
                 last_sent = time.monotonic()
     finally:
@@ -166,7 +194,8 @@ class RunSubscriptions(graphene.ObjectType):
     run_updates = graphene.Field(
         RunUpdate, required=True, run_id=graphene.ID(required=True),
         max_steps=graphene.Int(description=(
-            f"At most this many changed steps per update (0 to {MAX_UPDATE_STEPS:,}; absent: every one). An update "
+            f"At most this many changed steps per burst (0 to {MAX_UPDATE_STEPS:,}; absent: every one). A burst comes "
+            f"in as many updates as keep each message under {MAX_UPDATE_BYTES // 1024} KiB. A burst "
             "with more carries that many of them and the counts of every node: for pages of big runs, which read "
             f"steps in pages. With it, updates come every {UPDATE_INTERVAL:g} s, further apart (up to "
             f"{MAX_SLOW_INTERVAL:g} s) when reading them takes long.")))

@@ -10,6 +10,9 @@ needs, without timing guesses.
 ``reported_fanout`` attaches metadata to dynamic outputs, outputs (``Output`` and
 ``add_output_metadata``) and a failure, and has an op (``label_units``) whose config is required,
 so a run of an op selection without it shows that config is checked against the selected ops only.
+
+``loud_failures`` maps ``fail_loudly`` over ``emit_gated``'s keys: every key fails with a message
+of tens of kilobytes, a burst of big step errors for the live updates to carry.
 """
 
 from __future__ import annotations
@@ -99,3 +102,13 @@ def label_units(context) -> str:
 def reported_fanout():
     summarize(emit_reported().map(measure).collect())
     label_units()
+
+
+@op(config_schema={"message_chars": Field(int, default_value=50_000, description="Length of each failure's message.")})
+def fail_loudly(context, value: int) -> int:
+    raise ValueError(f"key {context.get_mapping_key()} refused: " + "x" * context.op_config["message_chars"])
+
+
+@job(description="Keys in configured order -> each one fails with a message of tens of kilobytes.")
+def loud_failures():
+    emit_gated().map(fail_loudly)

@@ -59,7 +59,7 @@ def test_jobs_lists_every_workspace_job_by_name(api: GraphQLHttp):
     assert set(names) == {"big_fanout", "flaky_fanout", "import_uploads", "long_words_report", "nested_fanout",
                           "process_directory",
                           "streaming_fanout", "tolerant_import",
-                          "gated_fanout", "reported_fanout"}
+                          "gated_fanout", "reported_fanout", "loud_failures"}
     assert all(job["description"] for job in jobs)
 
 

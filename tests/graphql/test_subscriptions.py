@@ -247,6 +247,37 @@ def test_the_last_update_alone_says_finished_and_carries_the_final_status(live: 
     assert all(updates[-1]["finished"] and updates[-1]["runId"] == run_id for run_id, updates in every.items())
 
 
+LOUD_UPDATES = """subscription($runId: ID!) { runUpdates(runId: $runId) {
+  finished steps { key status error { message } } } }"""
+
+
+def test_a_burst_of_big_errors_comes_in_several_updates_each_under_the_client_message_limit(live: Live, gates: Gates):
+    """60 steps fail at once with 50 KB messages (3 MB): without ``maxSteps`` every one is delivered, in
+    updates that each stay under 1 MiB (daphne refuses to send a bigger message, and websocket clients, the
+    ``gql`` client here among them, to take one)."""
+    keys = [f"k{index}" for index in range(60)]
+    config = gates.config(keys, before=[0])
+    config["ops"]["fail_loudly"] = {"config": {"message_chars": 50_000}}
+    run_id = live.launch("loud_failures", config)
+
+    async def watch() -> list[dict]:
+        updates = []
+        async for data in gql_subscribe(live.ws_url, LOUD_UPDATES, {"runId": run_id}):
+            updates.append(data["runUpdates"])
+            gates.open(0)  # subscribed: the failures come now, while we watch
+        return updates
+
+    updates = asyncio.run(watch())
+    assert live.status(run_id) == "FAILURE"
+    failed = {step["key"]: step["error"]["message"] for update in updates for step in update["steps"]
+              if step["status"] == "FAILURE"}
+    assert sorted(failed) == sorted(f"fail_loudly[{key}]" for key in keys)
+    assert all(len(message) > 50_000 and key[len("fail_loudly["):-1] in message for key, message in failed.items())
+    sizes = [len(json.dumps(update)) for update in updates]
+    assert max(sizes) < 1024 * 1024 and sum(sizes) > 3_000_000, sizes
+    assert [update["finished"] for update in updates].count(True) == 1 and updates[-1]["finished"]
+
+
 def test_subscriptions_to_a_finished_run_replay_and_complete(live: Live):
     run_id = live.run_to_end("gated_fanout")
     every = live.events(run_id)
