@@ -63,14 +63,6 @@ class StatusTilesType(graphene.ObjectType):
         return result.hi
 
     @staticmethod
-    def resolve_span(result: StatusTiles, info):
-        return result.span
-
-    @staticmethod
-    def resolve_total(result: StatusTiles, info):
-        return result.total
-
-    @staticmethod
     def resolve_max_tile_count(result: StatusTiles, info):
         return max((sum(result.tile_counts(index)) for index in range(result.tile_count)), default=0)
 

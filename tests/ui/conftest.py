@@ -9,9 +9,11 @@ gets), and the page's screenshot is saved under ``artifacts/screenshots/``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -92,3 +94,22 @@ def page(request, ui_server, browser, transactional_db):
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def post_graphql(server, query: str, variables: dict) -> dict:
+    """The data of a GraphQL request to ``server`` (as a script would send it); errors fail the test."""
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(f"{server.base}/graphql", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    assert not answer.get("errors"), answer
+    return answer["data"]
+
+
+def launch(server, job: str, run_config: dict) -> str:
+    """Launch ``job`` through the GraphQL API; the run's id."""
+    answer = post_graphql(server, """mutation($job: String!, $config: JSONString) {
+      launchRun(jobName: $job, runConfig: $config) { __typename ... on LaunchRunSuccess { run { id } } } }""",
+                          {"job": job, "config": json.dumps(run_config)})["launchRun"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    return answer["run"]["id"]

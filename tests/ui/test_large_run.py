@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import servers
-from tests.ui.conftest import checked_page
+from tests.ui.conftest import checked_page, launch, post_graphql
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,21 +42,6 @@ def page(request, large_server, browser, transactional_db):
         yield page
 
 
-def api(server, query: str, variables: dict) -> dict:
-    body = json.dumps({"query": query, "variables": variables}).encode()
-    request = urllib.request.Request(f"{server.base}/graphql", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer = json.loads(response.read())
-    assert not answer.get("errors"), answer
-    return answer["data"]
-
-
-def launch(server, job: str, run_config: dict) -> str:
-    query = """mutation($job: String!, $config: JSONString) { launchRun(jobName: $job, runConfig: $config) {
-      __typename ... on LaunchRunSuccess { run { id } } } }"""
-    answer = api(server, query, {"job": job, "config": json.dumps(run_config)})["launchRun"]
-    assert answer["__typename"] == "LaunchRunSuccess", answer
-    return answer["run"]["id"]
 
 
 def queries_named(page, name: str) -> list[dict]:
@@ -79,7 +64,7 @@ def finished_run(server, keys: int) -> str:
     run_id = launch(server, "big_fanout", {"ops": {"emit_many": {"config": {"n": keys}}}})
     query = "query($id: ID!) { run(id: $id) { status } }"
     for _ in range(1200):
-        status = api(server, query, {"id": run_id})["run"]["status"]
+        status = post_graphql(server, query, {"id": run_id})["run"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             break
         urllib.request.urlopen(f"{server.base}/healthz", timeout=5).close()  # a short wait that also probes

@@ -3,14 +3,12 @@ skipped ops in their own colours) and groups the keys of a nested fan-out by out
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import screenshot
+from tests.ui.conftest import launch, post_graphql, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,21 +17,6 @@ SKIPPED_RGB = "rgb(167, 139, 91)"    # STATUS_COLOR.SKIPPED
 SUCCESS_RGB = "rgb(46, 158, 91)"     # STATUS_COLOR.SUCCESS
 
 
-def post_graphql(ui_server, query: str, variables: dict) -> dict:
-    body = json.dumps({"query": query, "variables": variables}).encode()
-    request = urllib.request.Request(f"{ui_server.url}/graphql", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer = json.loads(response.read())
-    assert not answer.get("errors"), answer
-    return answer["data"]
-
-
-def launch(ui_server, job: str, run_config: dict) -> str:
-    data = post_graphql(ui_server, """mutation($job: String!, $config: JSONString) {
-      launchRun(jobName: $job, runConfig: $config) { __typename ... on LaunchRunSuccess { run { id } } } }""",
-                        {"job": job, "config": json.dumps(run_config)})
-    assert data["launchRun"]["__typename"] == "LaunchRunSuccess", data
-    return data["launchRun"]["run"]["id"]
 
 
 def visible_segments(locator) -> list[tuple[str, str]]:

@@ -4,26 +4,14 @@ the nested graph's Fit keeps labels readable, and the page stays usable 800 px w
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.conftest import screenshot
+from tests.ui.conftest import launch, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def launch(ui_server, job: str, run_config: dict) -> str:
-    """Launch ``job`` through the GraphQL API (as a script would); the run's id."""
-    query = """mutation($job: String!, $config: JSONString) { launchRun(jobName: $job, runConfig: $config) {
-      __typename ... on LaunchRunSuccess { run { id } } } }"""
-    body = json.dumps({"query": query, "variables": {"job": job, "config": json.dumps(run_config)}}).encode()
-    request = urllib.request.Request(f"{ui_server.url}/graphql", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer = json.loads(response.read())
-    assert answer["data"]["launchRun"]["__typename"] == "LaunchRunSuccess", answer
-    return answer["data"]["launchRun"]["run"]["id"]
 
 
 def test_the_timeline_holds_every_key_once_a_big_live_run_succeeds(page, ui_server):

@@ -39,3 +39,14 @@ export function pageData() {
   const script = document.getElementById("page-data");
   return script ? JSON.parse(script.textContent) : {};
 }
+
+/** Size ``canvas`` to ``width`` x ``height`` CSS pixels at ``dpr`` device pixels each, cleared, drawing in
+ * CSS pixels. Resizing a canvas also resets its context's state (fill, stroke, transform). */
+export function sizeCanvas(canvas, context, width, height, dpr) {
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  canvas.width = Math.round(width * dpr);
+  canvas.height = Math.round(height * dpr);
+  context.setTransform(dpr, 0, 0, dpr, 0, 0);
+  context.clearRect(0, 0, width, height);
+}

@@ -4,7 +4,7 @@
 // Big cells get a glyph per status (✗ cross, ▶ dot, ⤼ bar, ♻ ring) and every cell has a text
 // tooltip, so status never rests on colour alone.
 
-import { h, clear } from "./dom.js";
+import { h, clear, sizeCanvas } from "./dom.js";
 import { groupSummary } from "./key_groups.js";
 import { STATUS_COLOR, STATUS_ICON, STATUS_LABEL, STEP_STATUSES, STAT_FIELD } from "./status.js";
 
@@ -72,12 +72,7 @@ export function createStatusGrid(canvas, { stepIndex, selection, onOpen, legend,
   }
 
   function resize(next) {
-    canvas.style.width = `${next.width}px`;
-    canvas.style.height = `${next.height}px`;
-    canvas.width = Math.round(next.width * next.dpr);
-    canvas.height = Math.round(next.height * next.dpr);
-    context.setTransform(next.dpr, 0, 0, next.dpr, 0, 0);
-    context.clearRect(0, 0, next.width, next.height);
+    sizeCanvas(canvas, context, next.width, next.height, next.dpr);
     currentFill = null;  // resizing a canvas resets its drawing state
   }
 

@@ -6,6 +6,7 @@
 // The browser never holds more than one window of keys. While the run is live the tiles are read
 // again at most once a second.
 
+import { sizeCanvas } from "./dom.js";
 import { graphql } from "./graphql.js";
 import { formatCount } from "./format.js";
 import { STATUS_CODE, STATUS_COLOR, STATUS_ICON, STATUS_LABEL, STEP_STATUSES } from "./status.js";
@@ -151,12 +152,7 @@ export function createTileGrid(canvas, { runId, selection, onOpen, isLive, cellL
     if (!active || !available) return;
     const count = !data ? 0 : data.mode === "tiles" ? data.n : data.keys.length;
     layout = computeLayout(count);
-    canvas.style.width = `${layout.width}px`;
-    canvas.style.height = `${layout.height}px`;
-    canvas.width = Math.round(layout.width * layout.dpr);
-    canvas.height = Math.round(layout.height * layout.dpr);
-    context.setTransform(layout.dpr, 0, 0, layout.dpr, 0, 0);
-    context.clearRect(0, 0, layout.width, layout.height);
+    sizeCanvas(canvas, context, layout.width, layout.height, layout.dpr);
     selectionDrawn = selection.size;
     const { cell, cols } = layout;
     const gap = cell >= 8 ? 1 : cell >= 5 ? 0.5 : 0;
