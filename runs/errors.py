@@ -29,3 +29,11 @@ class InvalidRunTagsError(DagvizError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems  # (key, message), one per bad tag
         super().__init__("Invalid run tags: " + "; ".join(message for _, message in problems))
+
+
+class ArgumentOutOfBoundsError(ValueError):
+    """An argument of a query is out of bounds; ``argument`` names it as the API spells it."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument

@@ -1,10 +1,23 @@
-"""Typed errors returned by mutations (a union member each), instead of top-level GraphQL errors."""
+"""Typed errors returned by mutations (a union member each), instead of top-level GraphQL errors, and the
+GraphQL error for a query argument out of bounds."""
 
 import graphene
+from graphql import GraphQLError
 
 from dagviz.config.schema import problem_reason
 from dagviz.errors import InvalidConfigError
-from runs.errors import InvalidRunTagsError
+from runs.errors import ArgumentOutOfBoundsError, InvalidRunTagsError
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+
+def bad_argument(argument: str, message: str) -> GraphQLError:
+    """The GraphQL error for an argument out of bounds: ``extensions.code`` BAD_USER_INPUT, ``argument`` naming it."""
+    return GraphQLError(message, extensions={"code": BAD_USER_INPUT, "argument": argument})
+
+
+def out_of_bounds(error: ArgumentOutOfBoundsError) -> GraphQLError:
+    return bad_argument(error.argument, str(error))
 
 
 class ConfigError(graphene.ObjectType):

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 import graphene
-from graphql import FieldNode, GraphQLError
+from graphql import FieldNode
 
+from runs.errors import ArgumentOutOfBoundsError
+from runs.graphql.errors import out_of_bounds
 from runs.graphql.pagination import PageInfo
 from runs.models import Run
 from runs.services.event_log import (
@@ -20,13 +22,11 @@ from runs.services.event_log import (
     MAX_KINDS,
     MAX_PAGE,
     MAX_TEXT,
-    EventLogInputError,
     read_event_log,
     validated_filter,
     validated_first,
 )
 
-BAD_USER_INPUT = "BAD_USER_INPUT"
 CURSOR = re.compile(r"[0-9]{1,19}")
 MAX_CURSOR = 2**63 - 1  # the largest id a BigAutoField holds
 
@@ -113,8 +113,8 @@ def resolve_event_log(run: Run, info, first=None, after=None, kinds=None, step_k
         size = validated_first(first)
         log_filter = validated_filter(kinds, step_key, step_key_prefix, text)
         cursor = parse_after(after)
-    except EventLogInputError as error:
-        raise GraphQLError(str(error), extensions={"code": BAD_USER_INPUT, "argument": error.argument}) from None
+    except ArgumentOutOfBoundsError as error:
+        raise out_of_bounds(error) from None
     return read_event_log(run, log_filter, cursor, size, with_count=wants_total_count(info))
 
 
@@ -122,7 +122,7 @@ def parse_after(after: str | None) -> int | None:
     if after in (None, ""):
         return None
     if not CURSOR.fullmatch(after) or int(after) > MAX_CURSOR:
-        raise EventLogInputError("after", f"Invalid event log cursor {after[:40]!r}: use one this API returned.")
+        raise ArgumentOutOfBoundsError("after", f"Invalid event log cursor {after[:40]!r}: use one this API returned.")
     return int(after)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import graphene
-from django.db.models import Count, Q
+from django.db.models import Q
 from graphql import GraphQLError
 
 from dagviz.execution.status import StepStatus as EngineStepStatus

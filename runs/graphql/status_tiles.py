@@ -12,13 +12,13 @@ one request and the time budget stops a request that asks for too many.
 from __future__ import annotations
 
 import graphene
-from graphql import GraphQLError
 
+from runs.errors import ArgumentOutOfBoundsError
 from runs.graphql.enums import StepStatus
+from runs.graphql.errors import out_of_bounds
 from runs.models import Run
-from runs.services.status_tiles import MAX_TILES, STATUSES, StatusTiles, StatusTilesInputError, status_tiles
+from runs.services.status_tiles import MAX_TILES, STATUSES, StatusTiles, status_tiles
 
-BAD_USER_INPUT = "BAD_USER_INPUT"
 
 
 class StatusTile(graphene.ObjectType):
@@ -91,8 +91,8 @@ def resolve_status_tiles(run: Run, info, node: str, tiles: int, from_order: int 
                          to_order: int | None = None) -> StatusTiles:
     try:
         return status_tiles(run, node, tiles, from_order, to_order)
-    except StatusTilesInputError as error:
-        raise GraphQLError(str(error), extensions={"code": BAD_USER_INPUT, "argument": error.argument}) from None
+    except ArgumentOutOfBoundsError as error:
+        raise out_of_bounds(error) from None
 
 
 status_tiles_field = graphene.Field(

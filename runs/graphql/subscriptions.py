@@ -20,6 +20,7 @@ from graphql import GraphQLError
 
 from runs.errors import UnknownRunError
 from runs.graphql.enums import RunStatus
+from runs.graphql.errors import bad_argument
 from runs.graphql.pagination import parse_cursor
 from runs.graphql.runs import NodeStats, RunEvent, node_stats
 from runs.graphql.steps import StepSummary
@@ -209,7 +210,6 @@ class RunSubscriptions(graphene.ObjectType):
     @staticmethod
     async def subscribe_run_updates(root, info, run_id, max_steps=None):
         if max_steps is not None and not 0 <= max_steps <= MAX_UPDATE_STEPS:
-            raise GraphQLError(f"maxSteps must be between 0 and {MAX_UPDATE_STEPS:,}, got {max_steps}.",
-                               extensions={"code": "BAD_USER_INPUT", "argument": "maxSteps"})
+            raise bad_argument("maxSteps", f"maxSteps must be between 0 and {MAX_UPDATE_STEPS:,}, got {max_steps}.")
         run = await _existing_run(run_id)
         return _run_updates(str(run.id), max_steps)

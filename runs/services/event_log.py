@@ -39,6 +39,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Substr
 
 from runs import event_rows
+from runs.errors import ArgumentOutOfBoundsError
 from runs.models import Event, Run
 
 MAX_PAGE = 500
@@ -50,14 +51,6 @@ COUNT_CAP = 10_000
 WINDOW_IDS = 10_000
 SCAN_BUDGET_S = 0.03
 FIELDS = ("id", "timestamp", "kind", "step_key", "message")
-
-
-class EventLogInputError(ValueError):
-    """An argument of the event log is out of bounds; ``argument`` names it."""
-
-    def __init__(self, argument: str, message: str) -> None:
-        super().__init__(message)
-        self.argument = argument
 
 
 @dataclass(frozen=True)
@@ -87,18 +80,18 @@ class EventLogPage:
 
 def validated_filter(kinds: list[str] | None, step_key: str | None, step_key_prefix: str | None,
                      text: str | None) -> EventLogFilter:
-    """The filter, or ``EventLogInputError`` naming the argument that is out of bounds."""
+    """The filter, or ``ArgumentOutOfBoundsError`` naming the argument that is out of bounds."""
     kinds = list(kinds or [])
     if len(kinds) > MAX_KINDS:
-        raise EventLogInputError("kinds", f"kinds lists {len(kinds)} kinds; at most {MAX_KINDS} are allowed.")
+        raise ArgumentOutOfBoundsError("kinds", f"kinds lists {len(kinds)} kinds; at most {MAX_KINDS} are allowed.")
     for kind in kinds:
         if not kind or len(kind) > 32 or not kind.replace("_", "").isalnum():
-            raise EventLogInputError("kinds", f"{kind!r} is not an event kind (such as STEP_FAILURE or LOG).")
+            raise ArgumentOutOfBoundsError("kinds", f"{kind!r} is not an event kind (such as STEP_FAILURE or LOG).")
     for name, value in (("stepKey", step_key), ("stepKeyPrefix", step_key_prefix)):
         if value is not None and len(value) > MAX_STEP_KEY:
-            raise EventLogInputError(name, f"{name} has {len(value)} characters; at most {MAX_STEP_KEY} are allowed.")
+            raise ArgumentOutOfBoundsError(name, f"{name} has {len(value)} characters; at most {MAX_STEP_KEY} are allowed.")
     if text is not None and len(text) > MAX_TEXT:
-        raise EventLogInputError("text", f"text has {len(text)} characters; at most {MAX_TEXT} are allowed.")
+        raise ArgumentOutOfBoundsError("text", f"text has {len(text)} characters; at most {MAX_TEXT} are allowed.")
     return EventLogFilter(kinds=tuple(dict.fromkeys(kinds)), step_key=step_key or None,
                           step_key_prefix=step_key_prefix or None, text=text or None)
 
@@ -107,7 +100,7 @@ def validated_first(first: int | None, default: int = 100) -> int:
     if first is None:
         return default
     if first < 0 or first > MAX_PAGE:
-        raise EventLogInputError("first", f"first must be between 0 and {MAX_PAGE}, got {first}.")
+        raise ArgumentOutOfBoundsError("first", f"first must be between 0 and {MAX_PAGE}, got {first}.")
     return first
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from dagviz.execution.plan import ParentRun
 from dagviz.execution.reexecution import (

@@ -13,20 +13,13 @@ from dataclasses import dataclass
 from django.db import connection
 
 from dagviz.execution.status import StepStatus
+from runs.errors import ArgumentOutOfBoundsError
 from runs.models import Run, Step
 
 MAX_TILES = 20_000
 # The order of the counts of each tile: the engine's order of the statuses.
 STATUSES: tuple[str, ...] = tuple(status.value for status in StepStatus)
 _STATUS_INDEX = {status: index for index, status in enumerate(STATUSES)}
-
-
-class StatusTilesInputError(ValueError):
-    """An argument out of bounds; ``argument`` names it."""
-
-    def __init__(self, argument: str, message: str) -> None:
-        super().__init__(message)
-        self.argument = argument
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ class StatusTiles:
 
 def validated_tiles(tiles: int) -> int:
     if tiles < 1 or tiles > MAX_TILES:
-        raise StatusTilesInputError("tiles", f"tiles must be between 1 and {MAX_TILES:,}, got {tiles}.")
+        raise ArgumentOutOfBoundsError("tiles", f"tiles must be between 1 and {MAX_TILES:,}, got {tiles}.")
     return tiles
 
 
@@ -72,7 +65,7 @@ def status_tiles(run: Run, node: str, tiles: int, from_order: int | None = None,
     """The node's steps with ``from_order <= order <= to_order`` (bounds optional) in at most ``tiles`` tiles."""
     tiles = validated_tiles(tiles)
     if from_order is not None and to_order is not None and from_order > to_order:
-        raise StatusTilesInputError("fromOrder", f"fromOrder ({from_order}) is after toOrder ({to_order}).")
+        raise ArgumentOutOfBoundsError("fromOrder", f"fromOrder ({from_order}) is after toOrder ({to_order}).")
     steps = Step.objects.filter(run=run, node=node)
     if from_order is not None:
         steps = steps.filter(order__gte=from_order)
