@@ -106,6 +106,12 @@ def format_step_key(node: str, mapping_keys: tuple[str, ...] = ()) -> str:
     return node + "[" + "][".join(mapping_keys) + "]"
 
 
+def mapped_key_range(node: str) -> tuple[str, str]:
+    """``(low, high)``: the keys of ``node``'s mapped steps are exactly the strings ``low <= key < high`` in
+    code-point order (``node[`` and what follows; no node name holds a ``[``)."""
+    return node + "[", node + chr(ord("[") + 1)
+
+
 def unresolved_step_key(node: str, depth: int) -> str:
     """The pattern for every step of a node mapped ``depth`` levels deep, e.g. ``op[?][?]``."""
     return format_step_key(node, (UNRESOLVED,) * depth)

@@ -171,9 +171,10 @@ class RunType(graphene.ObjectType):
     def resolve_steps(run, info, node=None, status=None, key_contains=None, error_contains=None, first=None,
                       after=None, error_signature=None):
         size = page_size(first)
-        steps = steps_with_key(run.id, key_contains) if key_contains else Step.objects.filter(run=run)
-        if node:
-            steps = steps.filter(node=node)
+        if key_contains:
+            steps = steps_with_key(run.id, key_contains, node)
+        else:
+            steps = Step.objects.filter(run=run, **({"node": node} if node else {}))
         if status:
             steps = steps.filter(status__in=[enum_value(s) for s in status])
         if error_contains:
