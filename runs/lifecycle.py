@@ -10,8 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from runs.models import RUN_TRANSITIONS, Run, RunStatus
+from django.db import connection
+
+from runs.models import RUN_TRANSITIONS, Run, RunStatus, Step
 from runs.services.step_counts import count_steps
+
+ANALYZE_AFTER_STEPS = 100_000  # a run this big changes the step table's statistics
 
 if TYPE_CHECKING:
     from dagviz.execution.result import ExecutionResult
@@ -50,4 +54,19 @@ def finish_run(run_id: Any, result: "ExecutionResult") -> str:
     if not move_run(run_id, status, failure_reason=reason, tolerated_failures=result.tolerated_failures,
                     step_counts=counts):
         move_run(run_id, RunStatus.FAILURE, failure_reason=reason, step_counts=counts)
+    if sum(sum(by_status.values()) for by_status in counts.values()) >= ANALYZE_AFTER_STEPS:
+        analyze_steps()
     return status
+
+
+def analyze_steps() -> None:
+    """Refresh PostgreSQL's statistics of the step table, which a big run has just grown.
+
+    Until autovacuum gets to it, the planner takes the run's steps for a few and reads a million of
+    them for a key search the trigram index answers in milliseconds (0.7 s instead of 15 ms). ANALYZE
+    reads a fixed sample, so it costs the same at any size. SQLite keeps no statistics unless asked,
+    and its queries are written not to need them.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Step._meta.db_table}")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 from django.test import Client
 
+from runs import lifecycle
 from runs.graphql.runs import node_stats
-from runs.models import Run, Step
+from runs.models import Run, RunStatus, Step
 from runs.services.launch import launch_run
 from runs.services.step_counts import count_steps
 from tests.runs.support import assert_finished_as, wait_step
@@ -55,3 +58,19 @@ def test_a_finished_runs_page_totals_come_from_its_counts_and_filtered_ones_are_
     assert (total(), total(status=["SUCCESS"]), total(status=["FAILURE"]), total(text="[a")) == (4, 4, 0, 1)
     Step.objects.filter(run=run, key="shout[a]").update(status="FAILURE")  # behind the finished run's back
     assert (total(), total(status=["FAILURE"])) == (4, 0)  # the kept counts, not a count of the rows
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics (SQLite keeps none)")
+def test_the_end_of_a_big_run_refreshes_the_planner_statistics_of_the_step_table(monkeypatch):
+    """A big run makes the step table's statistics stale (the planner then scans a million steps for a key
+    search); its end takes a fresh sample, which for a table this small is every row."""
+    monkeypatch.setattr(lifecycle, "ANALYZE_AFTER_STEPS", 30)
+    run = Run.objects.create(job_name="big_fanout", status=RunStatus.STARTED, output_store="memory://")
+    Step.objects.bulk_create(Step(run=run, key=f"add_one[k{index}]", node="add_one", order=index, status="SUCCESS")
+                             for index in range(30))
+    lifecycle.finish_run(run.id, SimpleNamespace(canceled=False, success=True, failure_reason="",
+                                                 tolerated_failures=0))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Step._meta.db_table])
+        assert cursor.fetchone()[0] == Step.objects.count()
+    assert Run.objects.get(id=run.id).status == RunStatus.SUCCESS
