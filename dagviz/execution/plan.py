@@ -31,6 +31,7 @@ OK, SKIP, FAIL = "OK", "SKIP", "FAIL"
 # A finished step's inputs: its task was built from them and nothing reads them again, so a
 # run of a million keys does not keep a million input dicts (read-only, shared by every such step).
 _NO_INPUTS: Mapping[str, tuple[str, Any]] = MappingProxyType({})
+_NO_OUTPUTS: Mapping[str, str] = MappingProxyType({})
 # How a step task names a resolved input: one ref, a collect's refs, or a list input's refs.
 _INPUT_HOW = {COLLECT: "refs", FANIN: "refs"}
 
@@ -74,6 +75,30 @@ class ParentRun:
         return self.outputs.get(step_key)
 
 
+class _OneOutput(Mapping):
+    """A step's outputs when it has written one: a read-only mapping of 48 bytes, where a dict of one
+    item takes 184 (a run of a million keys holds a million of them)."""
+
+    __slots__ = ("name", "ref")
+
+    def __init__(self, name: str, ref: str) -> None:
+        self.name, self.ref = name, ref
+
+    def __getitem__(self, name: str) -> str:
+        if name != self.name:
+            raise KeyError(name)
+        return self.ref
+
+    def __iter__(self):
+        yield self.name
+
+    def __len__(self) -> int:
+        return 1
+
+    def __repr__(self) -> str:
+        return repr({self.name: self.ref})
+
+
 class Step:
     """One step of a run and its progress through the plan."""
 
@@ -89,12 +114,18 @@ class Step:
         self.attempts = 0
         self.waiting = 0
         self.inputs: dict[str, tuple[str, Any]] | Mapping[str, tuple[str, Any]] = {}
-        self.outputs: dict[str, str] = {}
+        self.outputs: Mapping[str, str] = _NO_OUTPUTS  # read-only: written through add_output
         self.skip_reason: str | None = None
         self.upstream_failed = False
         self.failed_upstream = ""  # the failed step that made this one skip
         self.upstream_executed = False
         self.error: Any = None
+
+    def add_output(self, name: str, ref: str) -> None:
+        if not self.outputs:
+            self.outputs = _OneOutput(name, ref)
+        else:
+            self.outputs = {**self.outputs, name: ref}
 
     def move_to(self, status: StepStatus) -> None:
         self.status = check_transition(self.key, self.status, status)
@@ -116,10 +147,15 @@ class PlanIndex:
             if node.scope:
                 self.mapped_over[node.scope[-1]].append(node)
         self.downstream: dict[str, set[str]] = defaultdict(set)
+        # Nodes whose outputs a step created later may still wait for: read (not collected) by a node
+        # mapped deeper. Other outputs reach every reader as they resolve, so the plan need not keep them.
+        self.awaited_later: set[str] = set()
         for node in nodes.values():
             for source in node.inputs.values():
                 for item in source.producers():
                     self.downstream[item.node].add(node.handle)
+                    if source.kind != COLLECT and node.depth > nodes[item.node].depth:
+                        self.awaited_later.add(item.node)
 
     def collect_level(self, source: InputSource) -> tuple[str, str, str | None]:
         """For a collect source: (emitter handle, dynamic output, collected node or None for a direct collect)."""
@@ -166,7 +202,7 @@ class _Collector:
         self.keys = keys  # mapping key -> ref of the dynamic value, in yield order (shared, grows)
         self.emitter_done = False
         self.outstanding = 0
-        self.items: dict[str, Resolution] = {}
+        self.items: dict[str, Resolution | str] = {}  # mapping key -> the ref it produced, or why it did not
         self.failure: Resolution | None = None
         self.executed = False
 
@@ -320,7 +356,7 @@ class ExecutionPlan:
             self._materialize(mapped, step.mapping_keys + (mapping_key,))
 
     def on_output(self, step_key: str, output: str, ref: str) -> None:
-        self.steps[step_key].outputs[output] = ref
+        self.steps[step_key].add_output(output, ref)
 
     def on_success(self, step_key: str) -> None:
         step = self.steps[step_key]
@@ -328,16 +364,18 @@ class ExecutionPlan:
         self._publish_outputs(step, executed=True)
 
     def _publish_outputs(self, step: Step, executed: bool) -> None:
+        published: dict[str, Resolution] = {}
         for output, out in step.node.op.outs.items():
             if out.is_dynamic:
                 continue
             ref = step.outputs.get(output)
             if ref is not None:
-                self._resolve(step, output, Resolution(OK, ref, executed=executed))
+                published[output] = Resolution(OK, ref, executed=executed)
             else:
-                self._resolve(step, output, Resolution(SKIP, reason=f"output '{output}' of '{step.key}' was not produced"))
+                published[output] = Resolution(SKIP, reason=f"output '{output}' of '{step.key}' was not produced")
+            self._resolve(step, output, published[output])
         self._settle_collectors_of_emitter(step)
-        self._report_item(step, None)
+        self._report_item(step, None, published)
 
     def on_failure(self, step_key: str, error: Any) -> None:
         step = self.steps[step_key]
@@ -397,21 +435,24 @@ class ExecutionPlan:
 
     def _resolve(self, step: Step, output: str, resolution: Resolution) -> None:
         token = (step.key, output)
-        self._resolved[token] = resolution
+        if step.node.handle in self.index.awaited_later:
+            self._resolved[token] = resolution
         for waiter, slot in self._waiters.pop(token, ()):
             self._hand_over(waiter, slot, resolution)
         if resolution.state == OK:
-            self._report_item(step, None, output)
+            self._report_item(step, None, {output: resolution}, output)
 
-    def _report_item(self, step: Step, failure: Resolution | None, only_output: str | None = None) -> None:
-        """Tell collectors gathering ``step``'s node that this key settled (OK, SKIP or FAIL)."""
+    def _report_item(self, step: Step, failure: Resolution | None, published: Mapping[str, Resolution] | None = None,
+                     only_output: str | None = None) -> None:
+        """Tell collectors gathering ``step``'s node that this key settled: failed or skipped (``failure``), or
+        with the ``published`` resolutions of its outputs (OK ones were reported as they resolved)."""
         if not step.mapping_keys:
             return
         outer, key = step.mapping_keys[:-1], step.mapping_keys[-1]
         for output in step.node.op.outs:
             if only_output is not None and output != only_output:
                 continue
-            resolved = self._resolved.get((step.key, output))
+            resolved = published.get(output) if published else None
             if only_output is None and failure is None and resolved is not None and resolved.state == OK:
                 continue  # already reported when the output resolved
             resolution = failure or resolved or Resolution(SKIP, reason="not produced")
@@ -421,7 +462,8 @@ class ExecutionPlan:
     def _collect_item(self, collector: _Collector, key: str, resolution: Resolution) -> None:
         if key in collector.items:
             return
-        collector.items[key] = resolution
+        # A produced item is kept as its ref alone: a million keys' Resolution objects are 72 MB.
+        collector.items[key] = resolution.value if resolution.state == OK else resolution
         collector.outstanding -= 1
         collector.executed = collector.executed or resolution.executed
         if resolution.state == FAIL and collector.failure is None and collector.min_success_ratio is None:
@@ -453,10 +495,11 @@ class ExecutionPlan:
         elif collector.collected_node is None:
             resolution = Resolution(OK, list(collector.keys.values()), executed=executed)
         else:
-            failed = [key for key in collector.keys if collector.items[key].state == FAIL]
+            items = collector.items
+            failed = [key for key in collector.keys if isinstance(items[key], Resolution) and items[key].state == FAIL]
             if failed and not self._tolerates(collector, failed):
                 return
-            refs = [collector.items[key].value for key in collector.keys if collector.items[key].state == OK]
+            refs = [items[key] for key in collector.keys if not isinstance(items[key], Resolution)]
             if collector.keys and not refs:  # Dagster: no mapped step produced the collected output
                 resolution = Resolution(SKIP, reason=f"no step of '{collector.collected_node}' produced output "
                                                      f"'{collector.collected_output}'")
@@ -549,7 +592,7 @@ class ExecutionPlan:
         """Take the step's outputs (and its keys, for an emitter) from the parent run instead of running it."""
         assert self.parent is not None
         step.move_to(StepStatus.REUSED)
-        step.outputs = dict(outputs)
+        step.outputs = MappingProxyType(dict(outputs))
         self._notices.append(StepReused(step.key, parent_run_id=self.parent.run_id, outputs=dict(outputs),
                                         previews=dict(self.parent.previews.get(step.key, {}))))
         for output in step.node.op.dynamic_output_names:
