@@ -2,8 +2,7 @@
 
 The run is written straight into the database with bulk SQL (multi-row INSERTs on SQLite, COPY on
 PostgreSQL), shaped like a finished ``big_fanout`` (``emit_many -> add_one[k] -> sum_all``): every key's
-step row, its three events (started, output, success), the emitter's DYNAMIC_OUTPUT event and dynamic
-output record per key. One key in 1,000 failed, with one of three causes (so failure groups have work).
+step row, its three events (started, output, success) and the emitter's DYNAMIC_OUTPUT event per key. One key in 1,000 failed, with one of three causes (so failure groups have work).
 Then each query the run page and the API make is posted through Django's test client (the whole GraphQL
 view) ``--repeat`` times and the median reported: nodeStats, the first and a deep 100-step page of the
 big node (the key table's query, with totalCount), keyContains with a common, a rare and no match, the
@@ -122,15 +121,9 @@ def event_rows(run_id: str, steps: int, start: float) -> Iterator[tuple]:
     yield run_id, None, "RUN_FINISHED", start + steps * 1e-4, "Run failed.", '{"success": false}'
 
 
-def dynamic_rows(run_id: str, steps: int) -> Iterator[tuple]:
-    for index in range(steps):
-        yield run_id, "emit_many", "result", f"k{index}", index, f"{run_id}/emit_many/result/k{index}"
-
-
 STEP_COLUMNS = ("run_id", "key", "node", "mapping_keys", "order", "status", "attempts", "attempt_history",
                 "started_at", "ended_at", "error", "outputs", "skip_reason", "output_previews", "error_signature")
 EVENT_COLUMNS = ("run_id", "step_key", "kind", "timestamp", "message", "payload")
-DYNAMIC_COLUMNS = ("run_id", "step_key", "output_name", "mapping_key", "position", "ref")
 TIME_COLUMNS = {"started_at", "ended_at", "timestamp"}
 
 
@@ -206,8 +199,7 @@ def build_run(steps: int) -> Any:
     written = {}
     for name, table, columns, rows in (
             ("steps", "runs_step", STEP_COLUMNS, step_rows(run_id, steps, start)),
-            ("events", "runs_event", EVENT_COLUMNS, event_rows(run_id, steps, start)),
-            ("dynamic_outputs", "runs_dynamicoutputrecord", DYNAMIC_COLUMNS, dynamic_rows(run_id, steps))):
+            ("events", "runs_event", EVENT_COLUMNS, event_rows(run_id, steps, start))):
         began = time.perf_counter()
         written[name] = {"rows": write_rows(table, columns, rows), "s": round(time.perf_counter() - began, 1)}
     Run.objects.filter(pk=run.pk).update(started_at=datetime.fromtimestamp(start, tz=timezone.utc),
@@ -224,7 +216,6 @@ def analyze() -> None:
         if connection.vendor == "postgresql":
             cursor.execute("VACUUM ANALYZE runs_step")  # VACUUM too: index-only scans need the visibility map
             cursor.execute("VACUUM ANALYZE runs_event")
-            cursor.execute("VACUUM ANALYZE runs_dynamicoutputrecord")
         else:
             cursor.execute("ANALYZE")
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a run's small commits keep the WAL small

@@ -17,6 +17,7 @@ reports, as one JSON object:
 
     python bench/million_keys.py --n 1000000
     python bench/million_keys.py --n 1000000 --executor multiprocess
+    python bench/million_keys.py --n 100000 --executor dask
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dagviz_bench python bench/million_keys.py --n 1000000
 """
 
@@ -80,6 +81,8 @@ def launch(n: int, executor: str, workers: int, env: dict[str, str]) -> tuple[di
     config: dict = {"ops": {"emit_many": {"config": {"n": n}}}}
     if executor == "multiprocess":
         config["execution"] = {"multiprocess": {"max_concurrent": workers}}
+    elif executor == "dask":  # the run starts its own LocalCluster (process workers) and closes it
+        config["execution"] = {"dask": {"n_workers": workers, "threads_per_worker": 1}}
     command = [sys.executable, "manage.py", "launch", "big_fanout", "--executor", executor, "--wait", "--json",
                "--config", json.dumps(config)]
     began = time.perf_counter()
@@ -118,7 +121,7 @@ def api_timings(run_id: str, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
+    parser.add_argument("--executor", choices=["in_process", "multiprocess", "dask"], default="in_process")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5, help="requests per API timing")
     args = parser.parse_args()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from django.db import connection
 from django.db.models import Count, QuerySet
@@ -289,6 +289,21 @@ def visible_count(rows: QuerySet) -> int:
     extra = sum((span(kind) - 1) * count for kind, count in
                 rows.filter(kind__in=FOLD_KINDS).order_by().values_list("kind").annotate(count=Count("id")))
     return rows.count() + extra
+
+
+def yielded_keys(run_ids: Iterable[Any]) -> Iterator[tuple[str, str, str, str]]:
+    """``(emitter step key, output name, mapping key, ref)`` of every key the runs' steps yielded, in the
+    order they were yielded (a key yielded again by a retried attempt comes again)."""
+    from runs.models import Event as EventRow
+
+    rows = (EventRow.objects.filter(run_id__in=list(run_ids), kind__in=stored_kinds([DynamicOutputYielded.kind]))
+            .order_by("id").values_list("step_key", "kind", "payload"))
+    for step_key, kind, payload in rows.iterator(chunk_size=2000):
+        if kind.startswith(KEYS_PREFIX):
+            for item in payload["k"]:
+                yield step_key, payload["output_name"], item[0], item[1]
+        else:
+            yield step_key, payload["output_name"], payload["mapping_key"], payload["ref"]
 
 
 def run_events(run_id: Any) -> list[dict]:

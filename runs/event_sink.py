@@ -24,7 +24,6 @@ from django.db import connection, transaction
 
 from dagviz.execution.error_signature import error_signature
 from dagviz.execution.events import (
-    DynamicOutputYielded,
     ErrorInfo,
     Event,
     LogMessage,
@@ -40,12 +39,13 @@ from dagviz.execution.sinks import PlannedStep
 from dagviz.execution.status import STATUS_AFTER_EVENT, StepStatus
 from runs import event_rows
 from runs.live import hints
-from runs.models import DynamicOutputRecord, Event as EventRow, Run, Step
+from runs.models import Event as EventRow, Run, Step
 
 HEARTBEAT_SECONDS = 5.0
 # Items (events, lists of new steps) waiting for the writer before the run's thread waits for it: a
 # run that makes events faster than the database takes them would otherwise hold them all in memory.
 MAX_PENDING = 20_000
+WRITER_CACHE_KIB = 64 * 1024  # SQLite page cache of a run's event writer
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -196,6 +196,10 @@ class _BatchWriter:
         self.run_id = Run._meta.get_field("id").get_db_prep_value(run_id, connection)
         self.run_key = str(run_id)
         if connection.vendor == "sqlite":
+            # The indexes of a big run's rows outgrow SQLite's default 2 MB page cache, and each batch then
+            # reads back from disk the index pages it updates (one connection: the writer thread's).
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             # What Django's SQLite backend stores for an aware datetime: naive UTC, str()-formatted.
             self.adapt_time = sqlite_time_text
         else:
@@ -215,9 +219,6 @@ class _BatchWriter:
         self.events = _MultiRowInsert(
             f"INSERT INTO {q(self.event_table)} (id, run_id, step_key, kind, {q('timestamp')}, message, payload) "
             "VALUES", f"(%s, %s, %s, %s, %s, %s, {json_value})")
-        self.dynamic = _MultiRowInsert(
-            f"INSERT INTO {q(DynamicOutputRecord._meta.db_table)} (run_id, step_key, output_name, mapping_key, "
-            "position, ref) VALUES", "(%s, %s, %s, %s, %s, %s)", "ON CONFLICT DO NOTHING")
 
     def event_row(self, row_id: int, row: event_rows.StoredRow) -> tuple:
         return (row_id, self.run_id, row.step_key, row.kind, self.adapt_time(row.timestamp), row.message, row.payload)
@@ -226,7 +227,7 @@ class _BatchWriter:
         values = mirror.values()
         return (self.run_id, *values[:7], self.adapt_time(values[7]), self.adapt_time(values[8]), *values[9:])
 
-    def write(self, events: list[Event], steps: list[tuple], dynamic: list[tuple]) -> None:
+    def write(self, events: list[Event], steps: list[tuple]) -> None:
         rows = event_rows.to_rows(events)
         with transaction.atomic(), connection.cursor() as cursor:
             beat(self.run_id)  # first: on SQLite this takes the write lock the id allocation relies on
@@ -234,7 +235,6 @@ class _BatchWriter:
             self.events.run(cursor, [self.event_row(row_id, row) for row_id, row in assigned])
             event_rows.finish_ids(cursor, self.event_table, assigned)
             self.steps.run(cursor, steps)
-            self.dynamic.run(cursor, [(self.run_id, *row) for row in dynamic])
             if events:
                 hints.send_in_transaction(cursor, self.run_key)
         if events:
@@ -277,7 +277,6 @@ class DatabaseEventSink:
         self._closing = False
         self._error: BaseException | None = None
         self._steps: dict[str, _StepMirror] = {}
-        self._positions: dict[tuple[str, str], int] = {}
         self._writer: _BatchWriter | None = None
         self._thread = threading.Thread(target=self._write_loop, name=f"dagviz-events-{run_id}", daemon=True)
         self._thread.start()
@@ -360,7 +359,6 @@ class DatabaseEventSink:
         if self._writer is None:
             self._writer = _BatchWriter(self.run_id)
         events: list[Event] = []
-        dynamic: list[tuple] = []
         dirty: dict[str, _StepMirror] = {}
         for item in batch:
             if isinstance(item, list):
@@ -374,12 +372,7 @@ class DatabaseEventSink:
             if mirror is not None:
                 mirror.apply(event)
                 dirty[mirror.key] = mirror
-            if isinstance(event, DynamicOutputYielded):
-                position_key = (event.step_key, event.output_name)
-                position = self._positions.get(position_key, 0)
-                self._positions[position_key] = position + 1
-                dynamic.append((event.step_key, event.output_name, event.mapping_key, position, event.ref))
-        self._writer.write(events, [self._writer.step_row(m) for m in dirty.values()], dynamic)
+        self._writer.write(events, [self._writer.step_row(m) for m in dirty.values()])
         for mirror in dirty.values():
             if mirror.status.is_final:
                 del self._steps[mirror.key]  # its row is written and no event changes it again: memory stays bounded

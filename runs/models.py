@@ -161,23 +161,6 @@ class Event(models.Model):
         return f"{self.id} {self.kind} {self.step_key or ''}"
 
 
-class DynamicOutputRecord(models.Model):
-    """One key yielded by an emitter step, in yield order, so a re-execution can replay it."""
-
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="dynamic_outputs", db_index=False)
-    step_key = models.CharField(max_length=1000)
-    output_name = models.CharField(max_length=200)
-    mapping_key = models.CharField(max_length=1000)
-    position = models.IntegerField()
-    ref = models.CharField(max_length=2000)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["run", "step_key", "output_name", "mapping_key"], name="unique_dynamic_key")
-        ]
-        indexes = [models.Index(fields=["run", "step_key", "output_name", "position"])]
-
-
 class ApiToken(models.Model):
     """A secret that lets a script act as its user; only its SHA-256 digest is kept (the token is shown once)."""
 

@@ -15,7 +15,8 @@ from dagviz.execution.reexecution import (
 )
 from dagviz.execution.status import StepStatus
 from runs.errors import RunNotFinishedError
-from runs.models import DynamicOutputRecord, Run, RunStatus, Step
+from runs import event_rows
+from runs.models import Run, RunStatus, Step
 from runs.services.launch import launch_run
 from runs.services.runs import get_run
 from runs.workspace import get_workspace
@@ -35,11 +36,10 @@ def load_parent_record(run: Run) -> ParentRecord:
         if status in REUSABLE:
             outputs[key] = step_outputs
             previews[key] = step_previews
-    dynamic: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    records = (DynamicOutputRecord.objects.filter(run=run).order_by("step_key", "output_name", "position")
-               .values_list("step_key", "output_name", "mapping_key", "ref"))
-    for step_key, output_name, mapping_key, ref in records:
-        dynamic.setdefault((step_key, output_name), []).append((mapping_key, ref))
+    yielded: dict[tuple[str, str], dict[str, str]] = {}
+    for step_key, output_name, mapping_key, ref in event_rows.yielded_keys([run.id]):
+        yielded.setdefault((step_key, output_name), {}).setdefault(mapping_key, ref)  # a key yielded again: its first
+    dynamic = {emitter: list(keys.items()) for emitter, keys in yielded.items()}
     return ParentRecord(str(run.id), run.job_name, run.status == RunStatus.SUCCESS, statuses, outputs, dynamic,
                         previews)
 

@@ -22,9 +22,10 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 
 from dagviz.storage.output_store import FsspecOutputStore, open_output_store, run_of_ref
+from runs import event_rows
 from runs.errors import InvalidRetentionError, RunNotDeletableError, UnknownRunError
 from runs.lifecycle import now
-from runs.models import FINISHED_STATUSES, DynamicOutputRecord, Run, Step
+from runs.models import FINISHED_STATUSES, Run, Step
 from runs.services.launch import worker_log_path
 from runs.services.runs import get_run
 
@@ -130,7 +131,8 @@ def family_of(run: Run) -> Q:
 
 def refs_held(run_ids: Iterable[Any]) -> set[str]:
     """Every stored output the runs reference: their steps' outputs (reused ones name an ancestor) and keys."""
-    refs = set(DynamicOutputRecord.objects.filter(run_id__in=run_ids).values_list("ref", flat=True))
+    run_ids = list(run_ids)
+    refs = {ref for _, _, _, ref in event_rows.yielded_keys(run_ids)}
     for outputs in Step.objects.filter(run_id__in=run_ids).values_list("outputs", flat=True):
         refs.update(outputs.values())
     return refs
@@ -152,7 +154,7 @@ class _Deleter:
             list(Run.objects.select_for_update().filter(family_of(run)))
             check_deletable(get_run(run.id))
             if not self.dry_run:
-                Run.objects.filter(id=run.id).delete()  # cascades to steps, events and dynamic keys
+                Run.objects.filter(id=run.id).delete()  # cascades to steps and events
             self._gone.add(run.id)
             survivors = {str(run_id) for run_id in Run.objects.filter(family_of(run)).exclude(id__in=self._gone)
                          .values_list("id", flat=True)}

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from dagviz.errors import DagvizError, InvalidConfigError, UnknownJobError
-from runs.models import DynamicOutputRecord, Event, Run, RunStatus, Step
+from runs.models import Event, Run, RunStatus, Step
 from runs.services.launch import dispatch_queued_runs, launch_run, worker_log_path
 from tests.runs.support import (
     assert_finished_as,
@@ -116,7 +116,6 @@ def test_bad_launches_raise_typed_errors_and_write_nothing(job, config, executor
         launch_run(job, config, executor=executor)
     assert job in str(raised.value) or (executor and executor in str(raised.value))
     assert Run.objects.count() == Step.objects.count() == Event.objects.count() == 0
-    assert DynamicOutputRecord.objects.count() == 0
 
 
 def test_runs_beyond_the_limit_wait_queued_and_start_when_a_slot_frees(settings, monkeypatch, control):

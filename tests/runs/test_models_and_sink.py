@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
@@ -26,9 +27,9 @@ from dagviz.execution.events import (
 )
 from dagviz.execution.sinks import PlannedStep
 from dagviz.execution.status import STATUS_AFTER_EVENT
-from runs.event_rows import run_events
+from runs.event_rows import run_events, yielded_keys
 from runs.event_sink import DatabaseEventSink
-from runs.models import DynamicOutputRecord, Event, Run, RunStatus, Step
+from runs.models import Event, Run, RunStatus, Step
 from runs.services.launch import launch_run
 from runs.workspace import get_workspace
 from tests.runs.support import assert_finished_as, describe
@@ -154,11 +155,10 @@ def test_dynamic_keys_are_recorded_in_yield_order():
     sink = DatabaseEventSink(run.id)
     feed_a_small_run(sink)
     sink.close()
-    records = DynamicOutputRecord.objects.filter(run=run).order_by("position")
-    assert [(r.step_key, r.output_name, r.mapping_key, r.position, r.ref) for r in records] == [
-        ("emit_letters", "result", "c", 0, "ref/c"),
-        ("emit_letters", "result", "a", 1, "ref/a"),
-        ("emit_letters", "result", "b", 2, "ref/b"),
+    assert list(yielded_keys([run.id])) == [
+        ("emit_letters", "result", "c", "ref/c"),
+        ("emit_letters", "result", "a", "ref/a"),
+        ("emit_letters", "result", "b", "ref/b"),
     ]
 
 
@@ -205,7 +205,7 @@ def test_a_real_run_with_retries_leaves_rows_that_match_its_events(tmp_path):
     assert retried.attempt_history[0]["error"]["message"] == "first attempt of y fails"
     assert all(a["started_at"] <= a["ended_at"] for a in retried.attempt_history)
     assert retried.attempt_history[0]["ended_at"] <= retried.attempt_history[1]["started_at"]
-    assert [r.mapping_key for r in DynamicOutputRecord.objects.filter(run=run).order_by("position")] == ["x", "y"]
+    assert [mapping_key for _, _, mapping_key, _ in yielded_keys([run.id])] == ["x", "y"]
 
 
 def _snapshot(run_id) -> tuple[str, list[tuple[str | None, str]], dict[str, tuple[str, int]], dict[str, int]]:
@@ -218,8 +218,7 @@ def _snapshot(run_id) -> tuple[str, list[tuple[str | None, str]], dict[str, tupl
         events = [(event["step_key"], event["kind"]) for event in run_events(run_id)]
         steps = {key: (status_, attempts) for key, status_, attempts in
                  Step.objects.filter(run_id=run_id).values_list("key", "status", "attempts")}
-        dynamic = dict(DynamicOutputRecord.objects.filter(run_id=run_id).values_list("step_key")
-                       .annotate(n=Count("id")).values_list("step_key", "n"))
+        dynamic = dict(Counter(step_key for step_key, _, _, _ in yielded_keys([run_id])))
     return status, events, steps, dynamic
 
 

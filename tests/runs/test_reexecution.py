@@ -15,7 +15,8 @@ import pytest
 from dagviz.errors import InvalidStepKeyError, UnknownJobError
 from dagviz.execution.reexecution import ReexecutionError, ReexecutionStrategy
 from runs.errors import RunNotFinishedError, UnknownRunError
-from runs.models import DynamicOutputRecord, Event, Run, RunStatus, Step
+from runs.event_rows import yielded_keys
+from runs.models import Event, Run, RunStatus, Step
 from runs.services.launch import launch_run
 from runs.services.monitor import check_runs
 from runs.services.reexecution import plan_reexecution, reexecute
@@ -80,9 +81,10 @@ def assert_ran_exactly(run: Run, control, keys: set[str]) -> None:
 
 def dynamic_keys(run: Run) -> dict[str, list[str]]:
     keys: dict[str, list[str]] = {}
-    for record in DynamicOutputRecord.objects.filter(run=run).order_by("step_key", "position"):
-        keys.setdefault(record.step_key, []).append(record.mapping_key)
-    return keys
+    for step_key, _, mapping_key, _ in yielded_keys([run.id]):
+        if mapping_key not in keys.setdefault(step_key, []):  # a key yielded again by a retried attempt
+            keys[step_key].append(mapping_key)
+    return {step_key: keys[step_key] for step_key in sorted(keys)}
 
 
 # -- FROM_FAILURE ------------------------------------------------------------------------------------

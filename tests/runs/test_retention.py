@@ -20,7 +20,7 @@ from dagviz.execution.reexecution import ReexecutionStrategy
 from dagviz.storage.output_store import open_output_store, run_of_ref
 from runs.errors import InvalidRetentionError, RunNotDeletableError, UnknownRunError
 from runs.lifecycle import now
-from runs.models import DynamicOutputRecord, Event, Run, RunStatus, Step
+from runs.models import Event, Run, RunStatus, Step
 from runs.services.launch import launch_run, worker_log_path
 from runs.services.reexecution import reexecute
 from runs.services.retention import (
@@ -86,7 +86,7 @@ def files_in(directory: Path) -> set[Path]:
 
 
 def rows_of(run_id) -> int:
-    return sum(model.objects.filter(run_id=run_id).count() for model in (Step, Event, DynamicOutputRecord)) \
+    return sum(model.objects.filter(run_id=run_id).count() for model in (Step, Event)) \
         + Run.objects.filter(id=run_id).count()
 
 
@@ -99,7 +99,6 @@ def snapshot(run: Run) -> dict:
         "run": Run.objects.filter(id=run.id).values().get(),
         "steps": list(Step.objects.filter(run=run).order_by("id").values()),
         "events": list(Event.objects.filter(run=run).order_by("id").values()),
-        "keys": list(DynamicOutputRecord.objects.filter(run=run).order_by("id").values()),
         "files": files,
         "log": worker_log_path(str(run.id)).read_bytes(),
     }
