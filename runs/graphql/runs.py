@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import graphene
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from graphql import GraphQLError
 
 from dagviz.execution.status import StepStatus as EngineStepStatus
@@ -171,18 +171,23 @@ class RunType(graphene.ObjectType):
     def resolve_steps(run, info, node=None, status=None, key_contains=None, error_contains=None, first=None,
                       after=None, error_signature=None):
         size = page_size(first)
-        if key_contains:
-            steps = steps_with_key(run.id, key_contains, node)
-        else:
-            steps = Step.objects.filter(run=run, **({"node": node} if node else {}))
-        if status:
-            steps = steps.filter(status__in=[enum_value(s) for s in status])
-        if error_contains:
-            steps = steps.filter(Q(error__message__icontains=error_contains))
-        if error_signature:
-            # ``> ""`` (always true here) lets SQLite use the partial index of failed rows.
-            steps = steps.filter(error_signature=error_signature, error_signature__gt="",
-                                 status=EngineStepStatus.FAILURE.value)
+
+        def matching(counting: bool) -> QuerySet:
+            if key_contains:
+                steps = steps_with_key(run.id, key_contains, node, counting)
+            else:
+                steps = Step.objects.filter(run=run, **({"node": node} if node else {}))
+            if status:
+                steps = steps.filter(status__in=[enum_value(s) for s in status])
+            if error_contains:
+                steps = steps.filter(Q(error__message__icontains=error_contains))
+            if error_signature:
+                # ``> ""`` (always true here) lets SQLite use the partial index of failed rows.
+                steps = steps.filter(error_signature=error_signature, error_signature__gt="",
+                                     status=EngineStepStatus.FAILURE.value)
+            return steps
+
+        steps = matching(counting=False)
         position = parse_cursor(after, "step")
         page = steps.order_by("order")
         if position is not None:
@@ -191,7 +196,7 @@ class RunType(graphene.ObjectType):
         if not (key_contains or error_contains or error_signature):  # a finished run knows these totals
             total = frozen_total(run, node, [enum_value(s) for s in status] if status else None)
         return build_connection(StepConnection, page[: size + 1], size, lambda step: str(step.order),
-                                steps.count if total is None else lambda: total)
+                                matching(counting=True).count if total is None else lambda: total)
 
     @staticmethod
     def resolve_step(run, info, key):

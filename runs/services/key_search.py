@@ -30,26 +30,28 @@ CANDIDATE_CAP = 5000
 _PLAIN_RUN = re.compile(r"[^%_]{3,}")  # three characters in a row that are not LIKE wildcards
 
 
-def steps_with_key(run_id: Any, text: str, node: str | None = None) -> QuerySet:
+def steps_with_key(run_id: Any, text: str, node: str | None = None, counting: bool = False) -> QuerySet:
     """The steps of run ``run_id`` (of ``node`` if given) whose key contains ``text``, ignoring case; filter
-    them further as needed.
+    them further as needed. ``counting``: the queryset is for a count, not for a page in step order.
 
     With candidates, the queryset names the rows by id only (no ``run_id`` term): SQLite, which has no
     statistics unless someone runs ANALYZE, would otherwise prefer an index on (run, node, ...) to the
-    ids and walk every step of the node. Without them, a mapped node's steps are named by their key range
-    on SQLite (see ``_node_terms``).
+    ids and walk every step of the node. Without them, a page walks the node's steps in order (and stops
+    once it is full), and a count on SQLite names a mapped node's steps by their key range (see
+    ``_node_terms``).
     """
     from runs.models import Step
 
     candidates = sqlite_candidates(run_id, text)
     if candidates is None:
-        return Step.objects.filter(run_id=run_id, key__icontains=text, **_node_terms(run_id, node))
+        terms = _node_terms(run_id, node) if counting else ({"node": node} if node else {})
+        return Step.objects.filter(run_id=run_id, key__icontains=text, **terms)
     steps = Step.objects.filter(id__in=candidates, key__icontains=text)
     return steps.filter(node=node) if node else steps
 
 
 def _node_terms(run_id: Any, node: str | None) -> dict[str, str]:
-    """The filter for ``node``'s steps in a scan of the run's keys.
+    """The filter for ``node``'s steps in a count of the run's keys that contain a text.
 
     On SQLite (which compares text in code-point order) a mapped node's steps are its keys' range: the
     scan, and above all the count of a common text, then reads the (run, key) index alone instead of a
@@ -101,6 +103,7 @@ def explain_queries(run: Any, node: str, text: str) -> Iterator[tuple[str, str, 
     if connection.vendor == "sqlite" and fts_ready():
         sql, params = _candidates_sql(run.id, text)
         yield "key search candidates", sql, params
-    matching = steps_with_key(run.id, text, node)
-    yield ("key search page", *matching.order_by("order")[:101].query.sql_with_params())
-    yield ("key search count", *matching.order_by().values("id").query.sql_with_params())
+    page = steps_with_key(run.id, text, node).order_by("order")[:101]
+    yield ("key search page", *page.query.sql_with_params())
+    yield ("key search count", *steps_with_key(run.id, text, node, counting=True).order_by().values("id")
+           .query.sql_with_params())

@@ -83,15 +83,16 @@ NODE_KEYS = ["add[k1]", "add[k12]", "add_one[k1]", "add_one[k12]", "adds[k1]", "
              "g.add[k1]", "g.add[k1][k12]", "add_all", "add_one_more", "add_one_more[k1]", "ad[k1]"]
 
 
+@pytest.mark.parametrize("counting", [False, True], ids=["page", "count"])
 @pytest.mark.parametrize("cap", [key_search.CANDIDATE_CAP, 0], ids=["index", "scan"])
-def test_key_search_in_one_node_finds_exactly_that_nodes_keys(cap, monkeypatch):
+def test_key_search_in_one_node_finds_exactly_that_nodes_keys(cap, counting, monkeypatch):
     """Node names that are prefixes of others, static nodes, graph-nested and nested mapped steps: the
     node filter (a key range on SQLite's scan) keeps exactly the node's steps."""
     monkeypatch.setattr(key_search, "CANDIDATE_CAP", cap)
     run = make_run(NODE_KEYS)
     for node in sorted({key.split("[")[0] for key in NODE_KEYS}):
         for text in ("k1", "K12", "add", "[", "zzz"):
-            found = list(steps_with_key(run.id, text, node).order_by("order").values_list("key", flat=True))
+            found = list(steps_with_key(run.id, text, node, counting).order_by("order").values_list("key", flat=True))
             assert found == [key for key in NODE_KEYS if key.split("[")[0] == node and text.lower() in key.lower()], \
                 (node, text)
 
@@ -296,6 +297,7 @@ def test_the_main_step_queries_use_their_indexes():
     common = plans_of(STEPS, {"id": run_id, "node": "add_one", "key": "k1"})  # no trigram: a scan of the keys
     if connection.vendor == "sqlite":  # the count reads the (run, key) index alone, not a row per step
         assert_uses(common, "COVERING INDEX sqlite_autoindex_runs_step_1", '"__count"')
+        assert_uses(common, "runs_step_node_order", "ORDER BY")  # the page walks the node in order, stops when full
     search = plans_of(STEPS, {"id": run_id, "node": "add_one", "key": "K199]"})  # a rare match
     if connection.vendor == "sqlite":
         assert_uses(search, "SCAN f VIRTUAL TABLE INDEX 0:L", "f.rowid")  # candidates: the trigram index's LIKE
