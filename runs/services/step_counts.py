@@ -26,12 +26,17 @@ def count_steps(run_id: Any, nodes: list[str] | None = None) -> dict[str, dict[s
     return counts
 
 
+def kept_counts(run: Run) -> dict[str, dict[str, int]] | None:
+    """The counts a finished run kept when it ended; None while it runs (or if it ended without them)."""
+    return run.step_counts if run.is_finished else None
+
+
 def step_counts(run: Run, nodes: list[str] | None = None) -> dict[str, dict[str, int]]:
-    """The run's counts: frozen ones for a finished run that has them, else counted now."""
-    if run.is_finished and run.step_counts is not None:
-        frozen = run.step_counts
-        return frozen if nodes is None else {node: frozen[node] for node in nodes if node in frozen}
-    return count_steps(run.id, nodes)
+    """The run's counts: kept ones for a finished run that has them, else counted now."""
+    kept = kept_counts(run)
+    if kept is None:
+        return count_steps(run.id, nodes)
+    return kept if nodes is None else {node: kept[node] for node in nodes if node in kept}
 
 
 def freeze_step_counts(run_id: Any) -> None:
@@ -42,7 +47,8 @@ def freeze_step_counts(run_id: Any) -> None:
 def frozen_total(run: Run, node: str | None, statuses: list[str] | None) -> int | None:
     """How many steps of ``node`` (any node if None) have one of ``statuses`` (any if None), from a finished
     run's kept counts; None when the run has none (count the rows instead)."""
-    if not run.is_finished or run.step_counts is None:
+    kept = kept_counts(run)
+    if kept is None:
         return None
-    by_node = [run.step_counts.get(node, {})] if node else list(run.step_counts.values())
+    by_node = [kept.get(node, {})] if node else list(kept.values())
     return sum(count for counts in by_node for status, count in counts.items() if not statuses or status in statuses)
