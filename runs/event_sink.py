@@ -11,8 +11,6 @@ op never delays the events before it.
 from __future__ import annotations
 
 import functools
-import json
-import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -24,6 +22,7 @@ from django.db import connection, transaction
 
 from dagviz.execution.error_signature import error_signature
 from dagviz.execution.events import (
+    DynamicOutputYielded,
     ErrorInfo,
     Event,
     LogMessage,
@@ -34,10 +33,13 @@ from dagviz.execution.events import (
     StepReused,
     StepCanceled,
     StepSkipped,
+    StepStarted,
+    StepSucceeded,
 )
 from dagviz.execution.sinks import PlannedStep
 from dagviz.execution.status import STATUS_AFTER_EVENT, StepStatus
 from runs import event_rows
+from runs.event_rows import epoch_micros, json_text
 from runs.live import hints
 from runs.models import Event as EventRow, Run, Step
 
@@ -56,6 +58,10 @@ def cap_text(text: str, limit: int) -> str:
     return f"{text[:limit]}… [truncated {dropped:,} character{'' if dropped == 1 else 's'}]"
 
 
+# The events of every quick step and yielded key: nothing in them is ever capped.
+_WITHOUT_TEXT = frozenset({StepStarted, StepOutput, StepSucceeded, DynamicOutputYielded})
+
+
 def stored_event(event: Event) -> Event:
     """The event as stored: log text, failure reasons and error message/stack capped.
 
@@ -63,6 +69,8 @@ def stored_event(event: Event) -> Event:
     event table and freeze the step drawer. The caps are settings, read for each event that has
     such text (not for the others: a run has millions of those) so a test or a deployment can change them.
     """
+    if type(event) in _WITHOUT_TEXT:
+        return event
     if isinstance(event, LogMessage):
         return replace(event, text=cap_text(event.text, settings.DAGVIZ_MAX_STORED_MESSAGE_CHARS))
     if isinstance(event, RunFinished) and event.failure_reason:
@@ -97,10 +105,7 @@ def sqlite_time_text(timestamp: float | None) -> str | None:
     """
     if timestamp is None:
         return None
-    second = math.floor(timestamp)
-    micro = round((timestamp - second) * 1_000_000)
-    if micro == 1_000_000:
-        second, micro = second + 1, 0
+    second, micro = divmod(epoch_micros(timestamp), 1_000_000)
     text = _second_text(second)
     return f"{text}.{micro:06d}" if micro else text
 
@@ -170,17 +175,10 @@ class _StepMirror:
         self.ended_at = timestamp
 
     def values(self) -> tuple:
-        return (self.key, self.node, _json(self.mapping_keys), self.order, self.status.value, self.attempts,
-                _json(self._stored_history()), self.started_at, self.ended_at,
-                None if self.error is None else json.dumps(self.error), _json(self.outputs), self.skip_reason,
-                _json(self.output_previews), self.error_signature)
-
-
-def _json(value: dict | list | tuple) -> str:
-    """``json.dumps(value)``, without the call for the empty values most steps have."""
-    if not value:
-        return "{}" if isinstance(value, dict) else "[]"
-    return json.dumps(value)
+        return (self.key, self.node, json_text(self.mapping_keys), self.order, self.status.value, self.attempts,
+                json_text(self._stored_history()), self.started_at, self.ended_at,
+                None if self.error is None else json_text(self.error), json_text(self.outputs), self.skip_reason,
+                json_text(self.output_previews), self.error_signature)
 
 
 class _BatchWriter:

@@ -70,6 +70,17 @@ def writer_name() -> str:
     return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
+_forks = 0  # how many forks this process came through (asking the pid costs a system call per value)
+
+
+def _after_fork_in_child() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Appender:
     __slots__ = ("fd", "size")
 
@@ -106,7 +117,7 @@ class LocalSegments(NothingToFlush):
     def __init__(self, root: str) -> None:
         self._root = root
         self._name = writer_name()
-        self._pid = os.getpid()
+        self._forks = _forks
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._appenders: OrderedDict[str, _Appender] = OrderedDict()
@@ -128,10 +139,10 @@ class LocalSegments(NothingToFlush):
         return segment_ref(run_id, self._name, offset, len(data))
 
     def _appender(self, run_id: str) -> _Appender:
-        if self._pid != os.getpid():  # a forked child: the parent's files are not ours to append to
+        if self._forks != _forks:  # a forked child: the parent's files are not ours to append to
             self._appenders.clear()
             self._readers.clear()
-            self._name, self._pid = writer_name(), os.getpid()
+            self._name, self._forks = writer_name(), _forks
         appender = self._appenders.get(run_id)
         if appender is not None:
             self._appenders.move_to_end(run_id)
@@ -174,7 +185,7 @@ class LocalSegments(NothingToFlush):
     def close(self) -> None:
         """Close every open segment file (before they are removed: an open file keeps its disk space)."""
         with self._write_lock, self._read_lock:
-            if self._pid == os.getpid():
+            if self._forks == _forks:
                 for fd in [appender.fd for appender in self._appenders.values()] + list(self._readers.values()):
                     os.close(fd)
             self._appenders.clear()

@@ -166,6 +166,28 @@ def test_threads_sharing_one_store_append_to_one_segment_without_mixing_values(u
     assert segment.stat().st_size == sum(length for _, length in slices)
 
 
+def test_a_forked_child_appends_to_a_segment_of_its_own_not_to_its_parent_s(url, tmp_path):
+    store = open_output_store(url)
+    parent_ref = store.put(output_ref("run1", "emit", "result", "k0"), "parent")
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the store it inherited must not append to the parent's open file
+        try:
+            theirs.send(store.put(output_ref("run1", "emit", "result", "k1"), "child"))
+        finally:
+            os._exit(0)
+    child_ref = ours.recv() if ours.poll(30) else None
+    os.waitpid(pid, 0)
+    after_ref = store.put(output_ref("run1", "emit", "result", "k2"), "parent again")
+    assert child_ref is not None, "the forked child did not answer"
+    assert parse_segment_ref(child_ref).segment != parse_segment_ref(parent_ref).segment
+    assert str(pid) in parse_segment_ref(child_ref).segment
+    assert parse_segment_ref(after_ref).segment == parse_segment_ref(parent_ref).segment
+    reader = open_output_store(url)
+    assert [reader.get(ref) for ref in (parent_ref, child_ref, after_ref)] == ["parent", "child", "parent again"]
+    assert len(files_under(tmp_path / "store")) == 2
+
+
 # -- pruning ---------------------------------------------------------------------------------------
 
 
