@@ -182,7 +182,7 @@ class _StepMirror:
 
 
 class _BatchWriter:
-    """Plain parameterised SQL for the three tables a batch touches.
+    """Plain SQL for the two tables a batch touches: multi-row INSERTs on SQLite, COPY on PostgreSQL.
 
     The ORM's bulk methods spend about ten times more in building model instances than the
     database spends writing them; a run writes tens of thousands of rows, so this path
@@ -202,21 +202,17 @@ class _BatchWriter:
             self.adapt_time = sqlite_time_text
         else:
             self.adapt_time = lambda ts: None if ts is None else ops.adapt_datetimefield_value(as_datetime(ts))
-        json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-        q = ops.quote_name
         step_columns = ["run_id", "key", "node", "mapping_keys", "order", "status", "attempts", "attempt_history",
                         "started_at", "ended_at", "error", "outputs", "skip_reason", "output_previews",
                         "error_signature"]
-        json_columns = {"mapping_keys", "attempt_history", "error", "outputs", "output_previews"}
-        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in step_columns[2:])
-        self.steps = _MultiRowInsert(
-            f"INSERT INTO {q(Step._meta.db_table)} ({', '.join(q(c) for c in step_columns)}) VALUES",
-            "(" + ", ".join(json_value if c in json_columns else "%s" for c in step_columns) + ")",
-            f"ON CONFLICT ({q('run_id')}, {q('key')}) DO UPDATE SET {updates}")
+        event_columns = ["id", "run_id", "step_key", "kind", "timestamp", "message", "payload"]
         self.event_table = EventRow._meta.db_table
-        self.events = _MultiRowInsert(
-            f"INSERT INTO {q(self.event_table)} (id, run_id, step_key, kind, {q('timestamp')}, message, payload) "
-            "VALUES", f"(%s, %s, %s, %s, %s, %s, {json_value})")
+        if connection.vendor == "postgresql":
+            self.events = _Copy(self.event_table, event_columns)
+            self.steps = _CopyUpsert(Step._meta.db_table, step_columns, conflict=["run_id", "key"])
+        else:
+            self.events = _MultiRowInsert(self.event_table, event_columns)
+            self.steps = _MultiRowInsert(Step._meta.db_table, step_columns, conflict=["run_id", "key"])
 
     def event_row(self, row_id: int, row: event_rows.StoredRow) -> tuple:
         return (row_id, self.run_id, row.step_key, row.kind, self.adapt_time(row.timestamp), row.message, row.payload)
@@ -239,13 +235,26 @@ class _BatchWriter:
             hints.send_after_commit(self.run_key)
 
 
+def _column_list(columns: list[str]) -> str:
+    return ", ".join(connection.ops.quote_name(column) for column in columns)
+
+
+def _on_conflict_update(columns: list[str], conflict: list[str]) -> str:
+    """``ON CONFLICT (conflict) DO UPDATE SET`` every other column: a step row written again takes the new values."""
+    q = connection.ops.quote_name
+    updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns if c not in conflict)
+    return f"ON CONFLICT ({_column_list(conflict)}) DO UPDATE SET {updates}"
+
+
 class _MultiRowInsert:
-    """``INSERT ... VALUES (...), (...), ...`` in chunks: one statement per chunk, not per row."""
+    """``INSERT ... VALUES (...), (...), ...`` in chunks (SQLite): one statement per chunk, not per row."""
 
     ROWS_PER_STATEMENT = 500
 
-    def __init__(self, head: str, row: str, tail: str = "") -> None:
-        self.head, self.row, self.tail = head, row, tail
+    def __init__(self, table: str, columns: list[str], conflict: list[str] | None = None) -> None:
+        self.head = f"INSERT INTO {connection.ops.quote_name(table)} ({_column_list(columns)}) VALUES"
+        self.row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        self.tail = _on_conflict_update(columns, conflict) if conflict else ""
         self._sql: dict[int, str] = {}
 
     def _statement(self, rows: int) -> str:
@@ -257,6 +266,43 @@ class _MultiRowInsert:
         for start in range(0, len(rows), self.ROWS_PER_STATEMENT):
             chunk = rows[start:start + self.ROWS_PER_STATEMENT]
             cursor.execute(self._statement(len(chunk)), [value for row in chunk for value in row])
+
+
+class _Copy:
+    """``COPY table (columns) FROM STDIN`` (PostgreSQL): the rows stream in one command, with no SQL to parse
+    per row; JSON columns take the text as it is (the server parses it, as it would a ``::jsonb`` cast)."""
+
+    def __init__(self, table: str, columns: list[str]) -> None:
+        self.sql = f"COPY {connection.ops.quote_name(table)} ({_column_list(columns)}) FROM STDIN"
+
+    def run(self, cursor: Any, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        with cursor.cursor.copy(self.sql) as copy:  # the psycopg cursor under Django's wrapper
+            for row in rows:
+                copy.write_row(row)
+
+
+class _CopyUpsert:
+    """An upsert fed by COPY (PostgreSQL): the rows go to a temporary table of the transaction, then one
+    ``INSERT ... SELECT ... ON CONFLICT`` moves them (a step row written again takes the new values)."""
+
+    def __init__(self, table: str, columns: list[str], conflict: list[str]) -> None:
+        q = connection.ops.quote_name
+        staging = q(f"{table}_staged")
+        # The columns' types only (no id, no constraints), emptied at each commit; made once per connection.
+        self.create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+                       f"SELECT {_column_list(columns)} FROM {q(table)} WITH NO DATA")
+        self.copy = _Copy(f"{table}_staged", columns)
+        self.move = (f"INSERT INTO {q(table)} ({_column_list(columns)}) SELECT {_column_list(columns)} "
+                     f"FROM {staging} {_on_conflict_update(columns, conflict)}")
+
+    def run(self, cursor: Any, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        cursor.execute(self.create)
+        self.copy.run(cursor, rows)
+        cursor.execute(self.move)
 
 
 class DatabaseEventSink:

@@ -70,8 +70,9 @@ def feed_a_small_run(sink: DatabaseEventSink) -> None:
 
 
 @pytest.fixture
-def event_inserts():
-    """Counts the INSERT statements into the event table sent by connections opened from now on (the sink's)."""
+def event_inserts(monkeypatch):
+    """Counts the statements that write into the event table: INSERTs sent by connections opened from now
+    on (the sink's), and on PostgreSQL the COPY commands the writer streams its rows with."""
     calls: list[int] = []
     table = Event._meta.db_table
 
@@ -83,6 +84,17 @@ def event_inserts():
     def install(sender, connection, **kwargs):
         connection.execute_wrappers.append(count)
 
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        copy = psycopg.Cursor.copy
+
+        def counted_copy(cursor, statement, *args, **kwargs):
+            if f'"{table}"' in str(statement):
+                calls.append(1)
+            return copy(cursor, statement, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "copy", counted_copy)
     connection_created.connect(install)
     yield calls
     connection_created.disconnect(install)
@@ -278,3 +290,55 @@ def test_the_run_waits_for_the_writer_instead_of_holding_a_backlog(monkeypatch):
     assert max(batches) <= 50 and len(batches) > 8
     yielded = [event["payload"]["mapping_key"] for event in run_events(run.id) if event["kind"] == "DYNAMIC_OUTPUT"]
     assert yielded == keys
+
+
+def test_values_the_fast_json_encoder_refuses_are_stored_and_read_back_all_the_same():
+    """Payloads and step columns go through orjson; what it refuses (an integer beyond 64 bits) and what it
+    writes differently (non-ASCII text, unescaped) must still read back exactly."""
+    run = new_run()
+    sink = DatabaseEventSink(run.id)
+    sink.steps_created([PlannedStep("count", "count", (), 0)])
+    handed = [
+        StepStarted("count", attempt=1, timestamp=T0),
+        StepOutput("count", output_name="result", ref="ref/count", metadata={"rows": 2 ** 70, "note": "café ✓"},
+                   preview="'naïve ✓'", timestamp=T0 + 1),
+        StepSucceeded("count", attempt=1, duration_ms=1000.0, timestamp=T0 + 2),
+        LogMessage("count", text="déjà vu ✓", timestamp=T0 + 3),
+    ]
+    for event in handed:
+        sink.handle(event)
+    sink.close()
+    stored = run_events(run.id)
+    assert [(e["kind"], e["payload"], e["message"]) for e in stored] == [
+        (e.kind, e.payload(), e.message) for e in handed]
+    assert dict(stored[1]["payload"]["metadata"]) == {"rows": 2 ** 70, "note": "café ✓"}
+    step = Step.objects.get(run=run, key="count")
+    assert step.outputs == {"result": "ref/count"} and step.output_previews == {"result": "'naïve ✓'"}
+
+
+def test_a_step_row_written_in_one_batch_is_updated_in_place_by_later_batches():
+    """The step row upsert (multi-row INSERT on SQLite, COPY through a staging table on PostgreSQL): each
+    flush commits a batch, and a step seen again in a later batch keeps one row with the latest values."""
+    run = new_run()
+    sink = DatabaseEventSink(run.id)
+    seen = []
+
+    def committed() -> tuple:
+        sink.flush()
+        row = Step.objects.get(run=run, key="slow")
+        return row.status, row.attempts, row.outputs, Step.objects.filter(run=run).count()
+
+    try:
+        sink.steps_created([PlannedStep("slow", "slow", (), 0), PlannedStep("other", "other", (), 1)])
+        seen.append(committed())
+        sink.handle(StepStarted("slow", attempt=1, timestamp=T0))
+        seen.append(committed())
+        sink.handle(StepOutput("slow", output_name="result", ref="ref/slow", timestamp=T0 + 1))
+        sink.handle(StepSucceeded("slow", attempt=1, duration_ms=2000.0, timestamp=T0 + 2))
+        seen.append(committed())
+    finally:
+        sink.close()
+    assert seen == [("PENDING", 0, {}, 2), ("RUNNING", 1, {}, 2), ("SUCCESS", 1, {"result": "ref/slow"}, 2)]
+    row = Step.objects.get(run=run, key="slow")
+    assert (row.started_at, row.ended_at) == (at(0), at(2))
+    assert Step.objects.get(run=run, key="other").status == "PENDING"
