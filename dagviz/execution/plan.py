@@ -23,6 +23,7 @@ from dagviz.definitions.composition import (
     COLLECT, CONFIG, DEFAULT, DYNAMIC, FANIN, NOTHING, InputSource, NodeSpec, Scope,
 )
 from dagviz.errors import min_success_ratio_message
+from dagviz.execution.compact_refs import CompactRefs
 from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, StepFailed, StepReused, StepSkipped
 from dagviz.execution.status import StepStatus, check_transition
 from dagviz.step_keys import format_step_key
@@ -192,7 +193,7 @@ class _Collector:
                  "keys", "emitter_done", "outstanding", "items", "failure", "executed")
 
     def __init__(self, step: Step, input_name: str, collected_node: str | None, collected_output: str,
-                 optional: bool, keys: dict[str, str], min_success_ratio: float | None = None) -> None:
+                 optional: bool, keys: Mapping[str, str], min_success_ratio: float | None = None) -> None:
         self.step = step
         self.input_name = input_name
         self.collected_node = collected_node
@@ -218,8 +219,8 @@ class ExecutionPlan:
         self.parent = parent
         self.steps: dict[str, Step] = {}
         self.ready: list[Step] = []
-        # emitter step key, output -> {mapping key: ref} in yield order
-        self.dynamic_items: dict[tuple[str, str], dict[str, str]] = {}
+        # emitter step key, output -> {mapping key: ref} in yield order (segment refs kept as integers)
+        self.dynamic_items: dict[tuple[str, str], CompactRefs] = {}
         self._resolved: dict[tuple[str, str], Resolution] = {}
         # who waits for an output: (step, input name), or (fan-in, item index) for an item of a list input
         self._waiters: dict[tuple[str, str], list[tuple[Step | _FanIn, Any]]] = defaultdict(list)
@@ -328,7 +329,7 @@ class ExecutionPlan:
         emitter, output, collected_node = self.index.collect_level(source)
         emitter_node = self.index.nodes[emitter]
         emitter_key = format_step_key(emitter, step.mapping_keys[: emitter_node.depth])
-        keys = self.dynamic_items.setdefault((emitter_key, output), {})
+        keys = self.dynamic_items.setdefault((emitter_key, output), CompactRefs())
         collector = _Collector(step, input_name, collected_node, source.output,
                                not emitter_node.op.outs[output].is_required, keys, source.min_success_ratio)
         self._collectors_by_emitter[(emitter_key, output)].append(collector)
@@ -343,7 +344,7 @@ class ExecutionPlan:
 
     def on_dynamic_output(self, step_key: str, output: str, mapping_key: str, ref: str) -> None:
         """A key was yielded: create its mapped steps now, while the emitter keeps running."""
-        items = self.dynamic_items.setdefault((step_key, output), {})
+        items = self.dynamic_items.setdefault((step_key, output), CompactRefs())
         if mapping_key in items:
             return
         items[mapping_key] = ref

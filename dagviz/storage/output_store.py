@@ -154,7 +154,10 @@ class FsspecOutputStore:
     a step reading its input right after it was written in this process skips the storage.
     """
 
-    CACHE_BYTES = 64 * 1024 * 1024
+    # Enough for the values a step reads right after they were written (a mapped step's input, a
+    # small collect); a collect of many reads them by segment with get_many. Each entry holds ~200
+    # bytes beside its value, so a bigger cache is mostly overhead in a run of a million keys.
+    CACHE_BYTES = 16 * 1024 * 1024
     CACHE_ITEM_BYTES = 256 * 1024
     CACHE_ENTRY_OVERHEAD = 200  # bytes of dict entry, key and bytes object beside the value itself
 
