@@ -13,6 +13,7 @@ from runs.errors import UnknownRunError
 from runs.graphql.enums import RunStatus, StepStatus, enum_value
 from runs.graphql.event_log import event_log_field
 from runs.graphql.failure_groups import failure_groups_field
+from runs.services.failure_groups import failed_with_signature
 from runs.graphql.pagination import build_connection, connection_type, page_size, parse_cursor
 from runs.graphql.status_tiles import status_tiles_field
 from runs.graphql.steps import StepConnection, StepType
@@ -182,9 +183,7 @@ class RunType(graphene.ObjectType):
             if error_contains:
                 steps = steps.filter(Q(error__message__icontains=error_contains))
             if error_signature:
-                # ``> ""`` (always true here) lets SQLite use the partial index of failed rows.
-                steps = steps.filter(error_signature=error_signature, error_signature__gt="",
-                                     status=EngineStepStatus.FAILURE.value)
+                steps = failed_with_signature(steps, error_signature)
             return steps
 
         steps = matching(counting=False)

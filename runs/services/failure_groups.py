@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Max, Min, Window
+from django.db.models import Count, F, Max, Min, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from dagviz.execution.error_signature import normalise_message
@@ -39,9 +39,16 @@ class FailureGroup:
     last_failed_at: datetime | None
 
 
-def _failed_steps(run: Run):
-    # ``> ""`` (not ``!= ""``) keeps the lookup a range scan of the (run, error_signature) index.
-    return Step.objects.filter(run=run, error_signature__gt="", status=StepStatus.FAILURE.value)
+def failed_with_signature(steps: QuerySet, signature: str | None = None) -> QuerySet:
+    """``steps`` narrowed to the failed ones: of the failure group ``signature`` if given, else of any group."""
+    # ``> ""`` (not ``!= ""``, and kept beside an exact signature) makes the lookup a range scan of the
+    # partial index of failed rows, (run, error_signature, order).
+    steps = steps.filter(error_signature__gt="", status=StepStatus.FAILURE.value)
+    return steps.filter(error_signature=signature) if signature else steps
+
+
+def _failed_steps(run: Run) -> QuerySet:
+    return failed_with_signature(Step.objects.filter(run=run))
 
 
 def failure_groups(run: Run, first: int = 50) -> list[FailureGroup]:
@@ -85,7 +92,8 @@ def _samples(run: Run, signatures: list[str]) -> dict[str, tuple[list[str], dict
 
 def group_step_keys(run: Run, signature: str) -> list[str]:
     """Every failed step key of the group, in step order; a ReexecutionError if the run has no such group."""
-    keys = list(_failed_steps(run).filter(error_signature=signature).order_by("order").values_list("key", flat=True))
+    keys = list(failed_with_signature(Step.objects.filter(run=run), signature).order_by("order")
+                .values_list("key", flat=True))
     if not keys:
         known = [group.signature for group in failure_groups(run, 10)]
         raise ReexecutionError(

@@ -1,5 +1,5 @@
 """The run page's Failures panel: failed keys grouped by cause, live; a group shown in the key table and
-selected; one group re-executed from its row.
+selected (across ops when one cause failed keys of several); one group re-executed from its row.
 
 ``import_uploads`` (dagviz.examples) imports 60 files; 13 fail in a first run for three causes: a bad
 date (ValueError, 6 files), an unreadable file (PermissionError, 4) and an unknown customer (KeyError, 3).
@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from runs.models import Run
-from tests.ui.conftest import screenshot
+from tests.browser import UIServer
+from tests.ui.conftest import checked_page, launch, screenshot
 from tests.ui.test_run_page import RUN_URL, launch_from_launchpad
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,3 +83,45 @@ def test_failure_groups_show_live_filter_and_select_their_keys_and_reexecute_one
     child = Run.objects.get(id=child_id)
     assert str(child.parent_run_id) == parent_id
     assert child.step_selection == {"strategy": "FROM_SELECTED", "step_keys": UNKNOWN_CUSTOMERS}
+
+
+@pytest.fixture(scope="module")
+def failures_server(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = UIServer("tests.ui.failure_group_jobs")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def billing_page(request, failures_server, browser, transactional_db):
+    with checked_page(request, browser, failures_server.url, failures_server.log) as page:
+        yield page
+
+
+def test_a_group_whose_keys_belong_to_two_ops_shows_and_selects_the_keys_of_both(billing_page, failures_server):
+    page = billing_page
+    run_id = launch(failures_server, "bill_orders", {})
+    page.goto(f"/runs/{run_id}/")
+    expect(page.get_by_test_id("run-status")).to_have_text("FAILURE")
+    groups = page.get_by_test_id("failure-group")
+    expect(groups).to_have_count(2)
+    expect(groups.nth(0)).to_have_attribute("data-count", "3")
+    expect(groups.nth(0)).to_contain_text("KeyError")
+
+    groups.nth(0).click()
+    rows = page.get_by_test_id("key-row")
+    unknown_customer = ["address_label[order_3]", "invoice[order_5]", "invoice[order_7]"]
+    expect(rows).to_have_count(3)
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.stepKey)") == unknown_customer
+    expect(page.get_by_test_id("key-table")).to_have_attribute("data-total", "3")
+    expect(rows.and_(page.locator("[aria-selected=true]"))).to_have_count(3)
+    expect(page.get_by_test_id("reexecute-selected")).to_contain_text("(3)")
+    screenshot(page, "failure-group-two-ops")
+
+    # The other group (one op): only its key; a second click gives back the selected op's keys.
+    groups.nth(1).click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-step-key", "invoice[order_8]")
+    groups.nth(1).click()
+    expect(page.get_by_test_id("key-table")).to_have_attribute("data-total", "8")

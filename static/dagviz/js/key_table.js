@@ -72,9 +72,15 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
   }
   resetFirstLoad();
 
+  // A failure group's keys may belong to several ops (one cause, e.g. a missing customer, fails each op that
+  // looks it up): shown, they are listed across ops, not only the selected op's.
+  function queriedNode() {
+    return filters.signature ? null : node;
+  }
+
   function variables(after) {
     return {
-      id: runId, node, status: filters.status ? [filters.status] : null, key: filters.key || null,
+      id: runId, node: queriedNode(), status: filters.status ? [filters.status] : null, key: filters.key || null,
       error: filters.error || null, signature: filters.signature || null, first: BLOCK, after,
     };
   }
@@ -487,8 +493,9 @@ export function createKeyTable(root, { runId, stepIndex, selection, onOpen, onCh
       }
       let patched = false;
       let unseen = false;
+      const shownNode = queriedNode();
       for (const step of steps) {
-        if (step.node !== node) continue;
+        if (shownNode !== null && step.node !== shownNode) continue;
         const row = byKey.get(step.key);
         if (row) {
           row.status = step.status;
