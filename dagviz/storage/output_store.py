@@ -291,9 +291,11 @@ class FsspecOutputStore:
     def get_many(self, refs: list[str]) -> list[Any]:
         """The values of ``refs``, in order: the slices of one segment come from one read of the span they
         cover, so a collect of a million small values reads a few files, not a million slices."""
+        # Each ref is parsed twice (here for the spans, below for its value) rather than its slice kept
+        # between the two: a million slices, each with its own strings, are ~280 MB.
         spans: dict[tuple[str, str], list[int]] = {}  # segment -> [start, end, bytes wanted]
-        slices = [None if ref in self._cache else self._slice_or_none(ref) for ref in refs]
-        for where in slices:
+        for ref in refs:
+            where = None if ref in self._cache else self._slice_or_none(ref)
             if where is not None:
                 span = spans.setdefault((where.run_id, where.segment), [where.offset, where.offset, 0])
                 span[0], span[1] = min(span[0], where.offset), max(span[1], where.offset + where.length)
@@ -307,7 +309,8 @@ class FsspecOutputStore:
             except (FileNotFoundError, SegmentError):
                 pass  # named below, by the first ref that cannot be read
         values = []
-        for ref, where in zip(refs, slices):
+        for ref in refs:
+            where = None if ref in self._cache else self._slice_or_none(ref)
             block = blocks.get((where.run_id, where.segment)) if where is not None else None
             if block is None:
                 values.append(self.get(ref))

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,21 @@ def test_get_many_reads_each_segment_once_and_keeps_the_order(tmp_path):
     assert values[500] == b"x" * (store.small_output_bytes + 1) and values[501:] == [{"index": 0}, {"index": 1}, {"index": 2}]
     with pytest.raises(OutputStoreError, match="No output stored"):
         fresh.get_many([refs[0], f"{run_id}/@seg/nowhere/0/5"])
+
+
+def test_get_many_of_many_refs_keeps_no_parsed_slice_per_ref_while_it_reads(tmp_path):
+    """A collect of a million keys reads them with one get_many: what it holds beyond the values it returns
+    must not grow with a parsed slice per ref (each with its own strings: ~280 bytes a ref)."""
+    store = open_output_store(f"file://{tmp_path}")
+    refs = [store.put(output_ref("run-many", f"work[k{index}]", "result"), index * 1000) for index in range(20_000)]
+    fresh = open_output_store(f"file://{tmp_path}")  # no cache: every value comes from disk
+    tracemalloc.start()
+    try:
+        values = fresh.get_many(refs)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert values == [index * 1000 for index in range(20_000)]
+    segment_bytes = sum(path.stat().st_size for path in files_under(tmp_path))
+    # The values and their list stay (`held`); beside them only the segment's bytes and a value being read.
+    assert peak - held < segment_bytes + 64 * len(refs), (peak, held, segment_bytes)
