@@ -17,9 +17,9 @@ _HEAD_BITS = 16
 
 def _decimal(text: str) -> int | None:
     """``text`` as an int if it is exactly how Python writes that int (so the ref can be rebuilt as it was)."""
-    if not text.isdigit() or (len(text) > 1 and text[0] == "0"):
-        return None
-    return int(text)
+    if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
+        return int(text)
+    return None
 
 
 class CompactRefs(MutableMapping[str, str]):
@@ -33,10 +33,11 @@ class CompactRefs(MutableMapping[str, str]):
         self._head_numbers: dict[str, int] = {}
 
     def _encode(self, ref: str) -> int | str:
-        head, _, tail = ref.rpartition("/")
-        head, _, middle = head.rpartition("/")
-        offset, length = _decimal(middle), _decimal(tail)
-        if not head or offset is None or length is None or length >> _LENGTH_BITS:
+        parts = ref.rsplit("/", 2)
+        if len(parts) != 3 or not parts[0]:
+            return ref
+        head, offset, length = parts[0], _decimal(parts[1]), _decimal(parts[2])
+        if offset is None or length is None or length >> _LENGTH_BITS:
             return ref
         number = self._head_numbers.get(head)
         if number is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+from array import array
 from collections import OrderedDict
 from typing import Any, Iterable, Iterator, Protocol, TypeVar
 
@@ -291,32 +292,40 @@ class FsspecOutputStore:
     def get_many(self, refs: list[str]) -> list[Any]:
         """The values of ``refs``, in order: the slices of one segment come from one read of the span they
         cover, so a collect of a million small values reads a few files, not a million slices."""
-        # Each ref is parsed twice (here for the spans, below for its value) rather than its slice kept
-        # between the two: a million slices, each with its own strings, are ~280 MB.
-        spans: dict[tuple[str, str], list[int]] = {}  # segment -> [start, end, bytes wanted]
+        # Each ref's place is kept as three integers (its segment's number, offset, length), not as its parsed
+        # slice: a million slices, each with its own strings, are ~280 MB.
+        numbers: dict[tuple[str, str], int] = {}  # (run, segment) -> its number
+        spans: list[list[int]] = []  # by segment number: [start, end, bytes wanted]
+        places = array("q")  # by ref: segment number (-1: read alone), offset, length
         for ref in refs:
             where = None if ref in self._cache else self._slice_or_none(ref)
-            if where is not None:
-                span = spans.setdefault((where.run_id, where.segment), [where.offset, where.offset, 0])
-                span[0], span[1] = min(span[0], where.offset), max(span[1], where.offset + where.length)
-                span[2] += where.length
-        blocks = {}
-        for (run_id, segment), (start, end, wanted) in spans.items():
+            if where is None:
+                places.extend((-1, 0, 0))
+                continue
+            number = numbers.setdefault((where.run_id, where.segment), len(numbers))
+            if number == len(spans):
+                spans.append([where.offset, where.offset, 0])
+            span = spans[number]
+            span[0], span[1] = min(span[0], where.offset), max(span[1], where.offset + where.length)
+            span[2] += where.length
+            places.extend((number, where.offset, where.length))
+        blocks: dict[int, tuple[int, bytes]] = {}
+        for (run_id, segment), number in numbers.items():
+            start, end, wanted = spans[number]
             if end - start > 4 * wanted + self.CACHE_ITEM_BYTES:
                 continue  # a few values scattered over a big segment: read them one by one
             try:
-                blocks[(run_id, segment)] = (start, self._segments.read(SegmentSlice(run_id, segment, start, end - start)))
+                blocks[number] = (start, self._segments.read(SegmentSlice(run_id, segment, start, end - start)))
             except (FileNotFoundError, SegmentError):
                 pass  # named below, by the first ref that cannot be read
         values = []
-        for ref in refs:
-            where = None if ref in self._cache else self._slice_or_none(ref)
-            block = blocks.get((where.run_id, where.segment)) if where is not None else None
+        for index, ref in enumerate(refs):
+            block = blocks.get(places[3 * index])
             if block is None:
                 values.append(self.get(ref))
             else:
-                start = where.offset - block[0]
-                values.append(pickle.loads(block[1][start:start + where.length]))
+                start = places[3 * index + 1] - block[0]
+                values.append(pickle.loads(block[1][start:start + places[3 * index + 2]]))
         return values
 
     def _slice_or_none(self, ref: str) -> SegmentSlice | None:

@@ -21,6 +21,8 @@ def test_every_kind_of_ref_reads_back_exactly_in_insertion_order():
         "k5": f"{RUN}/@seg/w/1/{2 ** 32}",  # a length beyond the integer's field
         "k6": "15/16",  # no head
         "k7": "memory-ref-without-numbers",
+        "k8": f"{RUN}/@seg/w/²/1",  # a digit that is not ASCII
+        "k9": f"{RUN}/@seg/w/0/0",
     }
     compact = CompactRefs()
     for key in sorted(refs, reverse=True):  # insertion order is kept, not sorted
