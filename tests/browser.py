@@ -42,6 +42,19 @@ def ui_server(django_db_setup, django_db_blocker):
     server.stop()
 
 
+def ui_server_for(workspace: str):
+    """A module-scoped fixture: a server of its own serving ``workspace`` (a module of test jobs)."""
+
+    @pytest.fixture(scope="module")
+    def server(django_db_setup, django_db_blocker):
+        with django_db_blocker.unblock():
+            started = UIServer(workspace)
+        yield started
+        started.stop()
+
+    return server
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):

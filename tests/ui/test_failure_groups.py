@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from runs.models import Run
-from tests.browser import UIServer
+from tests.browser import ui_server_for
 from tests.ui.conftest import checked_page, launch, screenshot
 from tests.ui.test_run_page import RUN_URL, launch_from_launchpad
 
@@ -85,12 +85,7 @@ def test_failure_groups_show_live_filter_and_select_their_keys_and_reexecute_one
     assert child.step_selection == {"strategy": "FROM_SELECTED", "step_keys": UNKNOWN_CUSTOMERS}
 
 
-@pytest.fixture(scope="module")
-def failures_server(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        server = UIServer("tests.ui.failure_group_jobs")
-    yield server
-    server.stop()
+failures_server = ui_server_for("tests.ui.failure_group_jobs")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import UIServer
-from tests.ui.conftest import _end_runs_left_running, screenshot
+from tests.browser import ui_server_for
+from tests.ui.conftest import checked_page, screenshot
 from tests.ui.test_run_page import launch_from_launchpad
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,26 +20,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 JOB = "logs_then_fails"
 
 
-@pytest.fixture(scope="module")
-def log_server(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        server = UIServer("tests.ui.step_log_jobs")
-    yield server
-    server.stop()
+log_server = ui_server_for("tests.ui.step_log_jobs")
 
 
 @pytest.fixture
-def page(log_server, browser, transactional_db):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=log_server.url)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
-    yield page
-    context.close()
-    left = _end_runs_left_running()
-    assert not left, f"runs still going after the test (killed): {left}\n{log_server.log()[-3000:]}"
-    assert not errors, "errors in the browser:\n" + "\n".join(errors)
+def page(request, log_server, browser, transactional_db):
+    with checked_page(request, browser, log_server.url, log_server.log) as page:
+        yield page
 
 
 def config(sleep_ms: int = 0) -> str:
