@@ -6,8 +6,9 @@ with no message and the first event's timestamp), when they follow one another i
 - a quick step's start, outputs and success: kind ``STEP_RUN_<n>`` for its ``n`` events, payload
   ``{"attempt", "duration_ms", "t": [microsecond offsets of the outputs and the success],
   "o": [[output_name, ref, preview(, metadata pairs)], ...]}``;
-- an emitter's yielded keys on one output (one or more: in process, a key's mapped step runs before
-  the next key is yielded): kind ``DYNAMIC_OUTPUTS_<n>``, payload
+- an emitter's yielded keys on one output, gathered from the batch (``keys_gathered``: in process, a
+  key's mapped step runs before the next key is yielded, so the keys are moved up to the first one and
+  stored ahead of the steps that ran between them): kind ``DYNAMIC_OUTPUTS_<n>``, payload
   ``{"output_name", "t": [offsets of the 2nd.. key], "k": [[mapping_key, ref(, metadata pairs)], ...]}``.
 
 Messages and payloads are rebuilt by the event classes themselves, so they read exactly as when
@@ -164,9 +165,50 @@ def _offsets(events: list[Event]) -> list[int]:
     return [epoch_micros(event.timestamp) - base for event in events[1:]]
 
 
+def keys_gathered(events: list[Event]) -> list[Event]:
+    """The batch with each emitter's yielded keys (on one output, up to ``MAX_KEYS``) moved up to its first
+    key in the batch, so that they fold into one row.
+
+    In process, a key's mapped step runs before the next key is yielded: the keys come one between each
+    mapped step's events, and a million keys would take a million rows. A key moves only earlier, and
+    never past an event of its own emitter or a run event (those stay in order); what it moves past are
+    other steps' events, which do not depend on it (a step depends only on keys yielded before it ran).
+    Every event keeps its own timestamp.
+    """
+    slots: list[Any] = []  # events, and lists of gathered keys
+    open_groups: dict[str, tuple[str, list[Event]]] = {}  # emitter -> (output name, its keys being gathered)
+    for event in events:
+        if type(event) is DynamicOutputYielded:
+            group = open_groups.get(event.step_key)
+            if group is not None and group[0] == event.output_name and len(group[1]) < MAX_KEYS:
+                group[1].append(event)
+                continue
+            keys = [event]
+            open_groups[event.step_key] = (event.output_name, keys)
+            slots.append(keys)
+            continue
+        if open_groups:
+            if event.step_key is None:
+                open_groups.clear()
+            else:
+                open_groups.pop(event.step_key, None)
+        slots.append(event)
+    if len(slots) == len(events):
+        return events
+    gathered: list[Event] = []
+    for slot in slots:
+        if type(slot) is list:
+            gathered += slot
+        else:
+            gathered.append(slot)
+    return gathered
+
+
 def to_rows(events: list[Event]) -> list[StoredRow]:
     """The rows for a batch of (already capped) events, in order: a step's start, outputs and success, and
-    an emitter's keys, that follow one another in the batch fold into one row; the rest is a row per event."""
+    an emitter's keys, that follow one another in the batch (``keys_gathered``) fold into one row; the rest
+    is a row per event."""
+    events = keys_gathered(events)
     rows: list[StoredRow] = []
     i, count = 0, len(events)
     while i < count:

@@ -108,7 +108,36 @@ def run_through_sink(job_def, run_config: dict | None = None, tmp_path=None) -> 
                     run_id=str(run.id), sink=FanOutSink(memory, database))
     finally:
         database.close()
-    return run, [expected(event) for event in memory.events]
+    handed = [expected(event) for event in memory.events]
+    return run, as_stored([shown(event) for event in event_rows.run_events(run.id)], handed)
+
+
+def as_stored(shown_events: list[tuple], handed: list[tuple]) -> list[tuple]:
+    """``handed`` in the order the run's log shows it (``shown_events``), after checking that the log shows
+    exactly the handed events and only ever moves a yielded key earlier (``event_rows.keys_gathered``): never
+    past its emitter's own events or a run event; every other event keeps its place."""
+    assert sorted(map(repr, shown_events)) == sorted(map(repr, handed))
+    yielded = "DYNAMIC_OUTPUT"
+    assert [e for e in shown_events if e[0] != yielded] == [e for e in handed if e[0] != yielded]
+    for emitter in {e[1] for e in handed if e[0] == yielded}:
+        assert [e for e in shown_events if e[1] == emitter] == [e for e in handed if e[1] == emitter]
+
+    def before_each_key(events: list[tuple]) -> dict[str, tuple[int, int]]:
+        """Per yielded key: how many run events and how many other events come before it."""
+        counts, run_events, others = {}, 0, 0
+        for event in events:
+            if event[0] == yielded:
+                counts[repr(event)] = (run_events, others)
+            elif event[1] is None:
+                run_events += 1
+            else:
+                others += 1
+        return counts
+
+    shown_counts, handed_counts = before_each_key(shown_events), before_each_key(handed)
+    for key, (run_events, others) in shown_counts.items():
+        assert run_events == handed_counts[key][0] and others <= handed_counts[key][1], key
+    return shown_events
 
 
 def expected(event) -> tuple:
@@ -138,11 +167,11 @@ def test_every_event_reads_back_exactly_and_quick_steps_take_one_row(recorded):
     rows = list(Event.objects.filter(run=run).values_list("kind", flat=True))
     folded = [kind for kind in rows if event_rows.is_folded(kind)]
     assert folded, "no step was stored as one row"
+    assert any(kind.startswith(event_rows.KEYS_PREFIX) and kind != f"{event_rows.KEYS_PREFIX}1" for kind in rows)
     if run.job_name == "big_fanout":
-        # In process, each key's DYNAMIC_OUTPUT comes just before its step runs: two rows per key, not four.
-        assert len(rows) <= 2 * 150 + 20 and rows.count("STEP_RUN_3") >= 140
-    else:  # the emitter's keys, yielded before any mapped step starts, are one row
-        assert any(kind.startswith(event_rows.KEYS_PREFIX) for kind in rows), rows
+        # In process, each key's DYNAMIC_OUTPUT comes just before its step runs; the keys of a written batch are
+        # gathered into one row: about one row per key, not four (or two).
+        assert len(rows) <= 150 + 150 // 2 + 20 and rows.count("STEP_RUN_3") >= 140
     assert last_event_id(str(run.id)) == ids[-1]
 
 
