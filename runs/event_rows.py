@@ -9,7 +9,8 @@ with no message and the first event's timestamp), when they follow one another i
 - an emitter's yielded keys on one output, gathered from the batch (``keys_gathered``: in process, a
   key's mapped step runs before the next key is yielded, so the keys are moved up to the first one and
   stored ahead of the steps that ran between them): kind ``DYNAMIC_OUTPUTS_<n>``, payload
-  ``{"output_name", "t": [offsets of the 2nd.. key], "k": [[mapping_key, ref(, metadata pairs)], ...]}``.
+  ``{"output_name", "t": [offsets of the 2nd.. key], "k": [[mapping_key, ref(, metadata pairs)], ...]}``, with
+  ``"p"``: the start the refs share (run and segment), stored once, the ``k`` refs holding only the rest.
 
 Messages and payloads are rebuilt by the event classes themselves, so they read exactly as when
 they were written. Every visible event keeps its own integer id, the cursor subscribers resume
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any, Iterable, Iterator
@@ -148,15 +150,34 @@ def _step_row(events: list[Event]) -> StoredRow:
 
 def _keys_row(events: list[Event]) -> StoredRow:
     first = events[0]
+    prefix = _shared_ref_prefix(events)
     keys = []
     for event in events:
-        item = [event.mapping_key, event.ref]
+        item = [event.mapping_key, event.ref[len(prefix):]]
         if event.metadata:
             item.append(event.payload()["metadata"])
         keys.append(item)
     payload = {"output_name": first.output_name, "t": _offsets(events), "k": keys}
+    if prefix:
+        payload["p"] = prefix
     return StoredRow(first.step_key, f"{KEYS_PREFIX}{len(events)}", first.timestamp, "", json_text(payload),
                      tuple(events))
+
+
+def _shared_ref_prefix(events: list[Event]) -> str:
+    """What the refs of several keys share, up to a ``/`` (the run and the segment file they were appended
+    to): stored once in the row instead of once a key."""
+    if len(events) < 2:
+        return ""
+    shared = os.path.commonprefix([event.ref for event in events])
+    return shared[:shared.rfind("/") + 1]
+
+
+def _keys_of(payload: dict) -> Iterator[tuple[str, str, list]]:
+    """``(mapping key, ref, metadata pairs)`` of each key a stored keys row holds."""
+    prefix = payload.get("p", "")
+    for item in payload["k"]:
+        yield item[0], prefix + item[1], item[2] if len(item) > 2 else []
 
 
 def _offsets(events: list[Event]) -> list[int]:
@@ -322,8 +343,8 @@ def expand_row(row: dict) -> list[dict]:
         events.append(StepSucceeded(step_key, attempt=attempt, duration_ms=payload["duration_ms"]))
     else:
         name = payload["output_name"]
-        events = [DynamicOutputYielded(step_key, output_name=name, mapping_key=item[0], ref=item[1],
-                                       metadata=dict(item[2]) if len(item) > 2 else {}) for item in payload["k"]]
+        events = [DynamicOutputYielded(step_key, output_name=name, mapping_key=mapping_key, ref=ref,
+                                       metadata=dict(metadata)) for mapping_key, ref, metadata in _keys_of(payload)]
     base, first_id, offsets = row["timestamp"], row["id"], [0, *payload["t"]]
     return [{"id": first_id + index, "timestamp": base + timedelta(microseconds=offsets[index]),
              "kind": event.kind, "step_key": step_key, "message": event.message, "payload": event.payload()}
@@ -354,8 +375,8 @@ def yielded_keys(run_ids: Iterable[Any]) -> Iterator[tuple[str, str, str, str]]:
             .order_by("id").values_list("step_key", "kind", "payload"))
     for step_key, kind, payload in rows.iterator(chunk_size=2000):
         if kind.startswith(KEYS_PREFIX):
-            for item in payload["k"]:
-                yield step_key, payload["output_name"], item[0], item[1]
+            for mapping_key, ref, _ in _keys_of(payload):
+                yield step_key, payload["output_name"], mapping_key, ref
         else:
             yield step_key, payload["output_name"], payload["mapping_key"], payload["ref"]
 

@@ -103,6 +103,12 @@ def error_info(error: BaseException) -> ErrorInfo:
     return ErrorInfo(type(error).__name__, message or type(error).__name__, stack, error)
 
 
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started``, to the microsecond: the clock says no more (a float's last digits are noise
+    that a million stored step events would each carry)."""
+    return round((time.time() - started) * 1000, 3)
+
+
 def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Callable[[LogMessage], None],
              resource_defs: "Mapping[str, ResourceDefinition] | None" = None) -> Iterator[Event]:
     """Run one attempt of a step, yielding its events; never raises for errors in user code.
@@ -139,14 +145,14 @@ def run_step(task: StepTask, node: NodeSpec, store: OutputStore, emit_log: Calla
     except Exception as error:  # user code may raise anything; it becomes a STEP_FAILURE event
         retry_requested = error.max_retries if isinstance(error, RetryRequested) else 0
         yield StepFailed(
-            task.step_key, attempt=task.attempt, duration_ms=(time.time() - started) * 1000,
+            task.step_key, attempt=task.attempt, duration_ms=elapsed_ms(started),
             error=error_info(error), op_name=op_def.name, retry_requested=retry_requested,
             retry_wait=error.seconds_to_wait if isinstance(error, RetryRequested) else 0.0,
             allow_retries=not (isinstance(error, Failure) and not error.allow_retries),
             metadata=normalize_metadata(error.metadata) if isinstance(error, Failure) else {},
         )
         return
-    yield StepSucceeded(task.step_key, attempt=task.attempt, duration_ms=(time.time() - started) * 1000)
+    yield StepSucceeded(task.step_key, attempt=task.attempt, duration_ms=elapsed_ms(started))
 
 
 def _store_outputs(op_def: OpDefinition, result: Any, task: StepTask, store: OutputStore,

@@ -10,6 +10,7 @@ while a quick step's start, outputs and success are stored as one row.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime, timezone
 
@@ -167,7 +168,13 @@ def test_every_event_reads_back_exactly_and_quick_steps_take_one_row(recorded):
     rows = list(Event.objects.filter(run=run).values_list("kind", flat=True))
     folded = [kind for kind in rows if event_rows.is_folded(kind)]
     assert folded, "no step was stored as one row"
-    assert any(kind.startswith(event_rows.KEYS_PREFIX) and kind != f"{event_rows.KEYS_PREFIX}1" for kind in rows)
+    keys_rows = [payload for kind, payload in Event.objects.filter(run=run).values_list("kind", "payload")
+                 if kind.startswith(event_rows.KEYS_PREFIX) and kind != f"{event_rows.KEYS_PREFIX}1"]
+    assert keys_rows, rows
+    # The run and segment that the keys' refs share are stored once a row, not once a key.
+    for payload in keys_rows:
+        assert payload["p"].startswith(f"{run.id}/@seg/"), payload
+        assert all(re.fullmatch(r"\d+/\d+", item[1]) for item in payload["k"]), payload  # offset/length
     if run.job_name == "big_fanout":
         # In process, each key's DYNAMIC_OUTPUT comes just before its step runs; the keys of a written batch are
         # gathered into one row: about one row per key, not four (or two).
