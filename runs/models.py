@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from dagviz.execution.status import StepStatus
+from runs.fields import CompactUUIDField
 
 
 class RunStatus(models.TextChoices):
@@ -40,7 +41,7 @@ StepStatusChoices = models.TextChoices("StepStatusChoices", [(s.value, s.value) 
 class Run(models.Model):
     """One execution of a job, from queued to finished; re-executions point to their parent and root."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = CompactUUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # 16 bytes in every row that refers to it
     job_name = models.CharField(max_length=200, db_index=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     run_config = models.JSONField(default=dict)

@@ -117,7 +117,10 @@ def as_stored(shown_events: list[tuple], handed: list[tuple]) -> list[tuple]:
     """``handed`` in the order the run's log shows it (``shown_events``), after checking that the log shows
     exactly the handed events and only ever moves a yielded key earlier (``event_rows.keys_gathered``): never
     past its emitter's own events or a run event; every other event keeps its place."""
-    assert sorted(map(repr, shown_events)) == sorted(map(repr, handed))
+    def canonical(event: tuple) -> str:  # PostgreSQL's jsonb gives a payload's keys back in its own order
+        return json.dumps(event, sort_keys=True, default=str)
+
+    assert sorted(map(canonical, shown_events)) == sorted(map(canonical, handed))
     yielded = "DYNAMIC_OUTPUT"
     assert [e for e in shown_events if e[0] != yielded] == [e for e in handed if e[0] != yielded]
     for emitter in {e[1] for e in handed if e[0] == yielded}:
@@ -128,7 +131,7 @@ def as_stored(shown_events: list[tuple], handed: list[tuple]) -> list[tuple]:
         counts, run_events, others = {}, 0, 0
         for event in events:
             if event[0] == yielded:
-                counts[repr(event)] = (run_events, others)
+                counts[canonical(event)] = (run_events, others)
             elif event[1] is None:
                 run_events += 1
             else:
