@@ -304,6 +304,7 @@ def test_database_instance_on_a_fresh_home_creates_its_tables_and_the_run_shows_
     """As Dagster creates its storage on first use: a new DAGVIZ_HOME needs no migrate command first."""
     import os
     import sqlite3
+    import uuid
 
     script = (
         "from dagviz import DagsterInstance, execute_job, reconstructable\n"
@@ -319,5 +320,6 @@ def test_database_instance_on_a_fresh_home_creates_its_tables_and_the_run_shows_
     assert success == "True"
     database = next((tmp_path / "home").glob("*.sqlite3"))
     with sqlite3.connect(database) as connection:
-        rows = connection.execute("SELECT status FROM runs_run WHERE id = ?", (run_id.replace("-", ""),)).fetchall()
+        # Run ids are stored as 16 bytes (runs.fields.CompactUUIDField).
+        rows = connection.execute("SELECT status FROM runs_run WHERE id = ?", (uuid.UUID(run_id).bytes,)).fetchall()
     assert rows == [("SUCCESS",)]
