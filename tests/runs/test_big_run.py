@@ -24,13 +24,11 @@ from tests.runs.support import assert_finished_as
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
 
 KEYS = 50_000
-# Bytes per key of the whole run (rows, indexes, outputs), about 10% above what it takes today: 1,416 on
-# SQLite, 1,714 on PostgreSQL (pg_total_relation_size, with the key-search index). A file per output
-# (8 KB a key), four event rows a key (+900 B) or a second copy of every yielded key (+280 B) would not
-# fit. The 1 KB a key that a million keys in 1 GB needs is not reached yet: the run id (a 32-character
-# UUID on SQLite) in every row and index entry and the emitter's key row (one a key in process) are most
-# of what is left.
-DISK_BUDGET_PER_KEY = {"sqlite": 1_560, "postgresql": 1_900}
+# Bytes per key of the whole run (rows, indexes, outputs), about 10% above what it takes today: 860 on
+# SQLite, 1,274 on PostgreSQL (pg_total_relation_size, with the key-search index). Under the 1 KB a key
+# that a million keys in 1 GB needs, on SQLite. A file per output (8 KB a key), a row per yielded key
+# (+350 B), a second copy of every yielded key (+280 B) or 32-character run ids (+150 B) would not fit.
+DISK_BUDGET_PER_KEY = {"sqlite": 950, "postgresql": 1_400}
 
 
 def _database_bytes() -> int:
