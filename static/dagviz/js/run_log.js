@@ -83,6 +83,15 @@ export function createRunLog(root, { runId, onOpenStep, isLive = () => false }) 
     return scrollTop + viewportHeight >= rows.length * ROW_HEIGHT - NEAR_BOTTOM_PX;
   }
 
+  // A scroll the user made since this code last placed the viewport (its scroll event may not be handled
+  // yet, as when a live page lands right after it): a live log then follows only from the bottom.
+  function noticeUserScroll() {
+    scrollTop = viewport.scrollTop;
+    if (Math.abs(scrollTop - ownScrollTop) <= 1) return;
+    following = !hasNext && atBottom();
+    ownScrollTop = scrollTop;
+  }
+
   function isShort() {
     return rows.length * ROW_HEIGHT <= (viewportHeight || 400);
   }
@@ -109,6 +118,7 @@ export function createRunLog(root, { runId, onOpenStep, isLive = () => false }) 
         }
         if (!hasNext && total !== null && !totalCapped) total = rows.length;  // all loaded: the count is exact
         root.dataset.loaded = "true";
+        noticeUserScroll();
         if (following && !hasNext) scrollToBottom();
       } catch (error) {
         if (mine === generation) {
@@ -273,8 +283,7 @@ export function createRunLog(root, { runId, onOpenStep, isLive = () => false }) 
   }).observe(viewport);
   let scrollQueued = false;
   viewport.addEventListener("scroll", () => {
-    scrollTop = viewport.scrollTop;
-    if (Math.abs(scrollTop - ownScrollTop) > 1) following = !hasNext && atBottom();
+    noticeUserScroll();
     if (newEvents && atBottom()) { newEvents = 0; notify(); }
     if (scrollQueued) return;
     scrollQueued = true;
