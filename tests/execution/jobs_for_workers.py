@@ -201,6 +201,45 @@ def keeps_yielding():
     gather(keep_yielding().map(nap).collect())
 
 
+# -- dask: quick steps travel several to a task ----------------------------------------------------
+
+
+@op(out=DynamicOut(), config_schema={"n": int})
+def many_keys(context):
+    for index in range(context.op_config["n"]):
+        yield DynamicOutput(index, mapping_key=f"k{index}")
+
+
+_steps_run_in_task: dict[str, int] = {}  # per worker process: Dask task key -> steps of it run so far
+
+
+@op(config_schema={"marker": Field(str, default_value=""), "sleep_ms": Field(int, default_value=0)},
+    retry_policy=RetryPolicy(max_retries=1))
+def in_which_task(context, value: int) -> dict:
+    """Which Dask task ran this step; with a marker, the second step of a task kills its worker, once a run."""
+    from distributed import get_worker
+
+    time.sleep(context.op_config["sleep_ms"] / 1000)
+    task = get_worker().get_current_task()
+    _steps_run_in_task[task] = _steps_run_in_task.get(task, 0) + 1
+    marker = context.op_config["marker"]
+    if marker and _steps_run_in_task[task] == 2:
+        try:
+            descriptor = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # one worker only, even in a race
+        except FileExistsError:
+            pass
+        else:
+            os.write(descriptor, f"{task} {context.get_mapping_key()}".encode())
+            os.close(descriptor)
+            os.kill(os.getpid(), signal.SIGKILL)
+    return {"value": value, "task": task}
+
+
+@job
+def quick_keys():
+    gather(many_keys().map(in_which_task).collect())
+
+
 # -- dask: what a worker process sees --------------------------------------------------------------
 
 

@@ -174,6 +174,53 @@ def test_a_killed_local_worker_is_a_failed_attempt_retried_by_the_retry_policy(t
     assert "died while running this step" in retry.error.message
 
 
+def test_quick_steps_travel_several_to_a_dask_task_and_keep_their_order(tmp_path):
+    result = _run(jobs.quick_keys, tmp_path, {"ops": {"many_keys": {"config": {"n": 300}}}})
+    assert result.success, result.failure_reason
+    outputs = result.output_for_node("gather")
+    assert [output["value"] for output in outputs] == list(range(300))  # yield order, whatever the tasks
+    tasks = {output["task"] for output in outputs}
+    assert len(tasks) <= 300 // 2  # steps of a few hundredths of a millisecond go several to a task
+    assert {step.attempts for step in result.steps.values()} == {1}
+
+
+def test_a_worker_killed_in_a_task_of_several_steps_fails_only_the_running_one(tmp_path, monkeypatch):
+    from dagviz.execution.executors.dask import DaskExecutor
+
+    monkeypatch.setattr(DaskExecutor, "steps_per_task", lambda self: 8)
+    resubmitted: list[str] = []
+    submit = DaskExecutor.submit
+
+    def noting_resubmits(self, task, resubmits=0):  # type: ignore[no-untyped-def]
+        if resubmits:
+            resubmitted.append(task.step_key)
+        submit(self, task, resubmits)
+
+    monkeypatch.setattr(DaskExecutor, "submit", noting_resubmits)
+    marker = tmp_path / "killed"
+    # Steps slower than the emitter: the keys wait in numbers, and go eight to a task.
+    config = {"ops": {"many_keys": {"config": {"n": 200}},
+                      "in_which_task": {"config": {"marker": str(marker), "sleep_ms": 10}}}}
+    result = _run(jobs.quick_keys, tmp_path, config)
+    assert result.success, result.failure_reason
+    killed_task, killed_key = marker.read_text().split()
+    killed_step = f"in_which_task[{killed_key}]"
+    # The step running when its worker died is a failed attempt, retried by its policy ...
+    (retry,) = [event for event in result.events if event.kind == "STEP_UP_FOR_RETRY"]
+    assert (retry.step_key, retry.error.class_name) == (killed_step, "WorkerLost")
+    assert result.steps[killed_step].attempts == 2
+    # ... the one before it in the same task had ended: its output stands ...
+    outputs = result.output_for_node("gather")
+    assert [output["value"] for output in outputs] == list(range(200))
+    assert len([output for output in outputs if output["task"] == killed_task]) == 1
+    # ... and the ones after it never started: sent again, not counted as attempts.
+    assert resubmitted and killed_step not in resubmitted
+    assert all(result.steps[key].attempts == 1 for key in resubmitted)
+    assert all(output["task"] != killed_task for output in outputs
+               if f"in_which_task[k{output['value']}]" in resubmitted)
+    assert {step.attempts for key, step in result.steps.items() if key != killed_step} == {1}
+
+
 # -- a real `dask scheduler` and two `dask worker` processes --------------------------------------
 
 

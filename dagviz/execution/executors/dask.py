@@ -1,29 +1,32 @@
 """Run steps on a Dask cluster: a LocalCluster of worker processes, or any scheduler by address.
 
-Each step attempt is one Dask task running :func:`run_step_on_dask_worker`, a module-level
-function that loads the job from its :class:`~dagviz.workspace.JobPointer` (once per worker
-process), opens the output store from its URL and runs the step. Only small things travel
-through the scheduler: the task (step key, config, input refs) and events (output refs,
-logs); values go through the output store, which every worker must share (``file://`` on
-one machine or a shared filesystem, ``s3://...`` on a cluster). A worker process sets up a
-resource when one of its steps first needs it; at the end of the run every worker is asked
-(``Client.run``) to tear down what it set up for that run.
+Each Dask task runs :func:`run_steps_on_dask_worker`, a module-level function that loads the
+job from its :class:`~dagviz.workspace.JobPointer` (once per worker process), opens the output
+store from its URL and runs its steps, one after the other. A task is one step until steps have
+been seen to end; then quick steps travel several to a task (``steps_per_task``), since a
+task costs Dask about a millisecond whatever it runs, and a fan-out's keys often take far less.
+Only small things travel through the scheduler: the tasks (step key, config, input refs) and
+events (output refs, logs); values go through the output store, which every worker must share
+(``file://`` on one machine or a shared filesystem, ``s3://...`` on a cluster). A worker
+process sets up a resource when one of its steps first needs it; at the end of the run every
+worker is asked (``Client.run``) to tear down what it set up for that run.
 
 Events reach the coordinator on a Dask topic of the run (``Worker.log_event`` -> scheduler
 -> ``Client.subscribe_topic`` here; measured: median 0.9 ms from a worker, 50,000 messages
-a second, never blocking the step). A step publishes its start, each dynamic output and
-each log line at once, and the rest of its events (outputs, success or failure) in one last
-message. The task's result holds the same last events, read only if that message is missing.
-A ``distributed.Queue`` was measured too: 1.4 ms, but each put is a request the step waits
-for (2,000 puts took 1.6 s), and a ``Variable`` keeps only its latest value.
+a second, never blocking the step). A task publishes each step's start (with the previous
+step's end), each dynamic output and each log line at once, and the last step's end in one
+last message. The task's result holds the same last events, read only if that message is
+missing. A ``distributed.Queue`` was measured too: 1.4 ms, but each put is a request the step
+waits for (2,000 puts took 1.6 s), and a ``Variable`` keeps only its latest value.
 
 A worker that dies while a step runs: the step comes back as a ``StepFailed`` whose error
 is ``WorkerLost``; the coordinator's retry policy decides whether it runs again (a new
-attempt, on any worker). Steps only queued at that worker are sent again without counting
-an attempt. Dask itself never re-runs a step: tasks are submitted with ``retries=0``, a
-LocalCluster's scheduler gets ``allowed-failures: 0``, and a scheduler that still restarts
-a task after its worker died (Dask's default) is noticed at the task's second start, which
-is stopped and reported as the first one lost.
+attempt, on any worker). Steps that had not started there (queued at that worker, or later
+in the same task) are sent again without counting an attempt. Dask itself never re-runs a
+task: tasks are submitted with ``retries=0``, a LocalCluster's scheduler gets
+``allowed-failures: 0``, and a scheduler that still restarts a task after its worker died
+(Dask's default) is noticed at the task's second start, which is stopped and reported as the
+first one lost.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ from distributed.scheduler import KilledWorker
 
 from dagviz.errors import DagvizError
 from dagviz.execution import interrupts
-from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted
+from dagviz.execution.events import (
+    DynamicOutputYielded, ErrorInfo, Event, LogMessage, StepFailed, StepStarted, StepSucceeded,
+)
 from dagviz.execution.executors.base import check_job_can_leave_this_process
 from dagviz.execution.run_resources import close_run_resources
 from dagviz.execution.step_runner import StepTask, error_info, run_step
@@ -59,7 +64,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PREFETCH_PER_THREAD = 16  # tasks submitted per worker thread: hides the scheduler's round trip between steps
+PREFETCH_PER_THREAD = 16  # tasks submitted per worker thread: hides the scheduler's round trip between tasks
+TASK_SECONDS = 0.05  # quick steps go several to a Dask task, about this much work to a task ...
+MAX_STEPS_PER_TASK = 64  # ... and at most this many
+STEP_SECONDS_WEIGHT = 0.2  # the weight of the latest step in the moving average of how long steps take
 CONNECT_TIMEOUT = 30.0  # seconds to reach a scheduler given by address
 WORKER_WAIT_TIMEOUT = 60.0  # seconds for the cluster to have a worker (all of a LocalCluster's)
 SCHEDULER_LOST_TIMEOUT = 60.0  # seconds without a connection to the scheduler before the run fails
@@ -67,7 +75,7 @@ EVENTS_GRACE_SECONDS = 10.0  # a finished task whose last message has not come b
 SEND_DELAY_SECONDS = 0.005  # how long a submitted step may wait for others to go to the scheduler with it
 SEND_BATCH = 64  # ... or until this many are waiting
 FUTURES_CHECK_SECONDS = 0.1  # how often the futures in flight are looked at (lost workers)
-UNSTARTED_RESUBMITS = 3  # a task lost before it started is submitted again, at most this many times
+UNSTARTED_RESUBMITS = 3  # a step lost before it started is submitted again, at most this many times
 LATE_START_SECONDS = 0.3  # how long a task whose worker died waits for a start message still on its way
 THREADS_REFRESH_SECONDS = 1.0
 PUBLISH_TIMEOUT = 60.0  # seconds for a step to hand its first message to the scheduler
@@ -129,12 +137,12 @@ def load_job_on_worker(pointer: "JobPointer", store_url: str) -> ErrorInfo | Non
 
 
 class _Channel:
-    """Publishes one step's events on the run's topic, numbered, in the order they happen.
+    """Publishes one task's events on the run's topic, numbered, in the order they happen.
 
-    The first message (the step's start) goes to the scheduler on a connection of its own,
-    and the op runs only once it is written there: a worker that dies while the op runs
-    (even on its first line) has told the scheduler that the step started, so the
-    coordinator reports a failed attempt, not a step that never ran. Later messages go on
+    A message with a step's start goes to the scheduler on a connection of its own, and the
+    op runs only once it is written there: a worker that dies while the op runs (even on its
+    first line) has told the scheduler that the step started, so the coordinator reports a
+    failed attempt, not a step that never ran. Other messages go on
     the worker's batched stream without waiting, the last one (the step's end) ahead of
     Dask's own "task finished" on that same stream: whenever Dask knows the task ended, the
     scheduler has its end. The two paths can overtake each other; the coordinator puts
@@ -149,11 +157,11 @@ class _Channel:
         self.sent = 0
         self._lock = threading.Lock()  # an op may log from several threads
 
-    def send(self, events: list[Event], last: bool = False) -> None:
+    def send(self, events: list[Event], last: bool = False, starts: bool = False) -> None:
         with self._lock:
             message = pickle.dumps((self.token, self.run, self.sent, last, self.worker.address, events),
                                    pickle.HIGHEST_PROTOCOL)
-            if self.sent == 0:
+            if starts:
                 # Written to the socket before this returns (no reply awaited: the scheduler may be busy).
                 publish = self.worker.scheduler.log_event(topic=self.topic, msg=message, reply=False)
                 asyncio.run_coroutine_threadsafe(publish, self.worker.loop.asyncio_loop).result(PUBLISH_TIMEOUT)
@@ -170,30 +178,34 @@ def _canceled(worker: "Worker", key: str) -> bool:
     return state is None or state.state in ("cancelled", "released", "forgotten")
 
 
-def run_step_on_dask_worker(task: StepTask, token: str, *, pointer: "JobPointer", store_url: str,
-                            topic: str) -> tuple[int, list[Event]]:
-    """The Dask task of one step attempt (its key is ``token``).
+def run_steps_on_dask_worker(tasks: list[StepTask], token: str, *, pointer: "JobPointer", store_url: str,
+                             topic: str) -> tuple[int, list[Event]]:
+    """The Dask task (its key is ``token``) of one or more step attempts, run one after the other.
 
-    Every event is published on the run's topic: the step's start, each dynamic output and
-    each log line at once, the rest in one last message. The task's result repeats that last
-    message's events, with the number of messages published, for a coordinator that missed it.
-    A step whose task is canceled (run terminated) stops at its next dynamic output; Dask
-    cannot interrupt a thread, so code between yields runs on.
+    Every event is published on the run's topic: each step's start (with the previous step's
+    end), each dynamic output and each log line at once, the last step's end in one last
+    message. The task's result repeats that last message's events, with the number of messages
+    published, for a coordinator that missed it. A task canceled (run terminated) stops at its
+    next dynamic output or before its next step; Dask cannot interrupt a thread, so code between
+    yields runs on.
     """
     worker = get_worker()
     job, store = _job_and_store(pointer, store_url)
     channel = _Channel(worker, topic, token)
     batch: list[Event] = []
-    events = run_step(task, job.nodes[task.node], store, channel.log, job.resource_defs)
-    for event in events:
-        if isinstance(event, (StepStarted, DynamicOutputYielded)):
-            channel.send(batch + [event])
-            batch = []
-            if isinstance(event, DynamicOutputYielded) and _canceled(worker, token):
-                events.close()
-                return channel.sent, []
-        else:
-            batch.append(event)
+    for task in tasks:
+        if channel.sent and _canceled(worker, token):
+            return channel.sent, []
+        events = run_step(task, job.nodes[task.node], store, channel.log, job.resource_defs)
+        for event in events:
+            if isinstance(event, (StepStarted, DynamicOutputYielded)):
+                channel.send(batch + [event], starts=isinstance(event, StepStarted))
+                batch = []
+                if isinstance(event, DynamicOutputYielded) and _canceled(worker, token):
+                    events.close()
+                    return channel.sent, []
+            else:
+                batch.append(event)
     channel.send(batch, last=True)
     return channel.sent, batch
 
@@ -202,27 +214,33 @@ def run_step_on_dask_worker(task: StepTask, token: str, *, pointer: "JobPointer"
 
 
 class _Attempt:
-    """One step attempt given to Dask: its task, its Dask key and future, and what it has published."""
+    """One Dask task: the step attempts it runs one after the other, its key and future, what it has published."""
 
-    __slots__ = ("task", "key", "future", "run", "received", "started_on", "finished_at", "killed_at", "resubmits",
-                 "early", "early_since")
+    __slots__ = ("tasks", "resubmits", "key", "future", "run", "received", "started", "ended", "started_on",
+                 "finished_at", "killed_at", "early", "early_since")
 
-    def __init__(self, task: StepTask, key: str, resubmits: int) -> None:
-        self.task = task
+    def __init__(self, tasks: list[StepTask], resubmits: list[int], key: str) -> None:
+        self.tasks = tasks
+        self.resubmits = resubmits  # per step: how many times it was sent again, its worker lost before it started
         self.key = key
         self.future: Future | None = None  # None until sent to the scheduler
         self.run: str | None = None  # which execution of the task its messages come from
         self.received = 0  # messages received from the topic
+        self.started = 0  # steps whose start has been received (they run in order) ...
+        self.ended = 0  # ... and whose end has
         self.started_on: str | None = None  # the worker's address, once its first message arrived
         self.finished_at: float | None = None  # when the future was first seen finished
         self.killed_at: float | None = None  # when its worker was first seen dead (KilledWorker)
-        self.resubmits = resubmits
         self.early: dict[int, tuple[bool, str, list[Event]]] = {}  # messages that overtook an earlier one
         self.early_since = 0.0
 
+    def unsettled_steps(self) -> int:
+        return len(self.tasks) - self.ended
+
 
 class DaskExecutor:
-    """Steps as Dask tasks; at most (cluster threads x ``PREFETCH_PER_THREAD``) submitted at once."""
+    """Steps as Dask tasks, several quick steps to a task; at most (cluster threads x ``PREFETCH_PER_THREAD``)
+    tasks' worth of steps submitted at once."""
 
     name = "dask"
 
@@ -234,9 +252,10 @@ class DaskExecutor:
         self.threads_per_worker = threads_per_worker or 1
         self._cluster: LocalCluster | None = None
         self._client: Client | None = None
-        self._attempts: dict[str, _Attempt] = {}  # Dask key -> attempt submitted and not settled
-        self._unsent: list[_Attempt] = []  # submitted here, not yet sent to the scheduler (see _send_due)
+        self._attempts: dict[str, _Attempt] = {}  # Dask key -> task sent and not settled
+        self._unsent: list[tuple[StepTask, int]] = []  # submitted here (with its resubmits), not yet sent
         self._unsent_since = 0.0
+        self._step_seconds: float | None = None  # how long a step takes, a moving average (None: none ended yet)
         self._inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._key_prefix = uuid.uuid4().hex[:12]
         self._numbers = itertools.count()
@@ -315,49 +334,71 @@ class DaskExecutor:
 
     # -- submitting --------------------------------------------------------------------------------
 
+    def steps_per_task(self) -> int:
+        """How many steps go to one Dask task: enough for ``TASK_SECONDS`` of work at the steps' recent pace.
+
+        A Dask task costs the scheduler and the worker about a millisecond whatever it runs, so
+        quick steps (one per key of a big fan-out) travel several to a task; a step that takes
+        ``TASK_SECONDS`` or more goes alone, and so does every step until one has ended.
+        """
+        if self._step_seconds is None:
+            return 1
+        return max(1, min(MAX_STEPS_PER_TASK, int(TASK_SECONDS / max(self._step_seconds, 1e-6))))
+
     def free_slots(self) -> int:
         self._refresh_threads()
-        return max(self._threads, 1) * PREFETCH_PER_THREAD - len(self._attempts)
+        unsettled = len(self._unsent) + sum(attempt.unsettled_steps() for attempt in self._attempts.values())
+        return max(self._threads, 1) * PREFETCH_PER_THREAD * self.steps_per_task() - unsettled
 
     def submit(self, task: StepTask, resubmits: int = 0) -> None:
         self._run_id = task.run_id
-        key = f"{task.node}-{self._key_prefix}-{next(self._numbers)}"
-        attempt = _Attempt(task, key, resubmits)
-        self._attempts[key] = attempt
         if not self._unsent:
             self._unsent_since = time.monotonic()
-        self._unsent.append(attempt)
+        self._unsent.append((task, resubmits))
 
     def _send_due(self, now: float) -> float | None:
         """Send the steps submitted here when due; returns how long until the next are due (None: none).
 
         Steps go to the scheduler in batches, one graph update each: the scheduler's cost is
         mostly per update. Submitted steps wait at most ``SEND_DELAY_SECONDS`` for others to
-        join them, and not at all while fewer than two per worker thread are in flight.
+        join them, and not at all while fewer than two tasks per worker thread are in flight.
         """
         if not self._unsent:
             return None
-        in_flight = len(self._attempts) - len(self._unsent)
+        threads = max(self._threads, 1)
         waited = now - self._unsent_since
-        if in_flight >= 2 * max(self._threads, 1) and waited < SEND_DELAY_SECONDS and len(self._unsent) < SEND_BATCH:
+        enough = max(SEND_BATCH, self.steps_per_task() * threads)
+        if len(self._attempts) >= 2 * threads and waited < SEND_DELAY_SECONDS and len(self._unsent) < enough:
             return SEND_DELAY_SECONDS - waited
         self._send()
         return None
 
     def _send(self) -> None:
-        """Send the steps submitted since the last call to the scheduler, in one graph update."""
+        """Send the steps submitted since the last call to the scheduler, in one graph update.
+
+        They are cut into tasks of ``steps_per_task()`` steps, fewer when there are not enough
+        to give every worker thread a task.
+        """
         if not self._unsent:
             return
         assert self._client is not None
         if self._client.status != "running":
             self._check_connection(time.monotonic())  # raises once the scheduler is given up for lost
         unsent, self._unsent = self._unsent, []
-        keys = [attempt.key for attempt in unsent]
+        size = min(self.steps_per_task(), -(-len(unsent) // max(self._threads, 1)))
+        attempts = []
+        for start in range(0, len(unsent), size):
+            chunk = unsent[start:start + size]
+            key = f"{chunk[0][0].node}-{self._key_prefix}-{next(self._numbers)}"
+            attempt = _Attempt([task for task, _ in chunk], [resubmits for _, resubmits in chunk], key)
+            self._attempts[key] = attempt
+            attempts.append(attempt)
+        keys = [attempt.key for attempt in attempts]
         futures = self._client.map(
-            run_step_on_dask_worker, [attempt.task for attempt in unsent], keys, key=keys, pure=False, retries=0,
-            pointer=self._pointer, store_url=self._store_url, topic=self._topic,
+            run_steps_on_dask_worker, [attempt.tasks for attempt in attempts], keys, key=keys, pure=False,
+            retries=0, pointer=self._pointer, store_url=self._store_url, topic=self._topic,
         )
-        for attempt, future in zip(unsent, futures):
+        for attempt, future in zip(attempts, futures):
             attempt.future = future
 
     # -- receiving ---------------------------------------------------------------------------------
@@ -402,7 +443,7 @@ class DaskExecutor:
         token, run, seq, last, worker_address, events = pickle.loads(message)
         attempt = self._attempts.get(token)
         if attempt is None:
-            return []  # a step already settled (canceled, or reported lost) still running somewhere
+            return []  # a task already settled (canceled, or reported lost) still running somewhere
         if attempt.run is None:
             attempt.run = run
         elif run != attempt.run:
@@ -421,6 +462,7 @@ class DaskExecutor:
             if seq == 0:
                 attempt.started_on = worker_address
             attempt.received += 1
+            self._count_steps(attempt, events)
             out.extend(events)
             if last:
                 self._forget(attempt)
@@ -429,6 +471,17 @@ class DaskExecutor:
             if seq not in attempt.early:
                 return out
             last, worker_address, events = attempt.early.pop(seq)
+
+    def _count_steps(self, attempt: _Attempt, events: list[Event]) -> None:
+        """Which of the task's steps have started and ended, and how long steps take."""
+        for event in events:
+            if isinstance(event, StepStarted):
+                attempt.started += 1
+            elif isinstance(event, (StepSucceeded, StepFailed)):
+                attempt.ended += 1
+                seconds = event.duration_ms / 1000
+                previous = self._step_seconds
+                self._step_seconds = seconds if previous is None else previous + STEP_SECONDS_WEIGHT * (seconds - previous)
 
     def _forget(self, attempt: _Attempt) -> None:
         del self._attempts[attempt.key]
@@ -471,51 +524,58 @@ class DaskExecutor:
         """The task erred or was canceled by Dask (not by us): a lost worker, or an error outside run_step."""
         future = attempt.future
         assert future is not None
-        task = attempt.task
         if future.status != "error":
             assert self._client is not None
             if self._client.status != "running":
-                return self._lost(attempt, f"The connection to the Dask scheduler ({self._where()}) was lost "
-                                           "while this step was submitted or running.", cancel=False)
-            return self._lost(attempt, f"Dask reported this step's task as {future.status}: its worker or the "
-                                       "scheduler was lost (or the cluster was restarted).", cancel=False)
+                return self._fail_unsettled(attempt, "WorkerLost", f"The connection to the Dask scheduler "
+                                            f"({self._where()}) was lost while this step was submitted or running.")
+            return self._fail_unsettled(attempt, "WorkerLost", f"Dask reported this step's task as {future.status}: "
+                                        "its worker or the scheduler was lost (or the cluster was restarted).")
         try:
             error = future.exception(timeout=EVENTS_GRACE_SECONDS)
         except Exception as unexpected:  # the future could not even say why
             error = unexpected
         if isinstance(error, KilledWorker):
-            worker = getattr(error.last_worker, "address", None) or "?"
-            if attempt.started_on is None and attempt.resubmits < UNSTARTED_RESUBMITS:
-                # A start written just before the worker died may still be on its way: wait a moment.
-                now = time.monotonic()
-                if attempt.killed_at is None:
-                    attempt.killed_at = now
-                if now - attempt.killed_at < LATE_START_SECONDS:
-                    return []
-                # Its worker died before the step started there: it did not run, so it is no attempt.
-                self._forget(attempt)
-                self.submit(task, attempt.resubmits + 1)
+            # A start or an end written just before the worker died may still be on its way: wait a moment.
+            now = time.monotonic()
+            if attempt.killed_at is None:
+                attempt.killed_at = now
+            if now - attempt.killed_at < LATE_START_SECONDS:
                 return []
+            worker = getattr(error.last_worker, "address", None) or "?"
             return self._lost(attempt, f"Dask worker {worker} died while running this step.", cancel=False)
-        self._forget(attempt)
         info = error_info(error) if isinstance(error, BaseException) else ErrorInfo("DaskError", str(error))
-        return [StepFailed(task.step_key, attempt=task.attempt, op_name=task.node, error=info)]
+        self._forget(attempt)
+        return [StepFailed(task.step_key, attempt=task.attempt, op_name=task.node, error=info)
+                for task in attempt.tasks[attempt.ended:]]
 
     def _lost(self, attempt: _Attempt, reason: str, cancel: bool = True) -> list[Event]:
-        return self._fail(attempt, "WorkerLost", reason, cancel)
+        """The task's worker died: the step it was running failed; the steps after it never ran, so they are
+        submitted again without counting an attempt (at most ``UNSTARTED_RESUBMITS`` times each)."""
+        self._settle(attempt, cancel)
+        failed = attempt.tasks[attempt.ended:attempt.started]
+        for task, resubmits in zip(attempt.tasks[attempt.started:], attempt.resubmits[attempt.started:]):
+            if resubmits < UNSTARTED_RESUBMITS:
+                self.submit(task, resubmits + 1)
+            else:
+                failed.append(task)
+        return _failed(failed, "WorkerLost", reason)
 
     def _events_lost(self, attempt: _Attempt, missing: int) -> list[Event]:
-        return self._fail(attempt, "EventsLost", f"{missing} messages this step published on Dask worker "
-                          f"{attempt.started_on} never reached the run (was the connection to the scheduler lost?).")
+        return self._fail_unsettled(attempt, "EventsLost", f"{missing} messages this step's task published on "
+                                    f"Dask worker {attempt.started_on} never reached the run (was the connection "
+                                    "to the scheduler lost?).", cancel=True)
 
-    def _fail(self, attempt: _Attempt, class_name: str, reason: str, cancel: bool = True) -> list[Event]:
+    def _fail_unsettled(self, attempt: _Attempt, class_name: str, reason: str, cancel: bool = False) -> list[Event]:
+        """Every step of the task not known to have ended fails: what became of them cannot be known."""
+        self._settle(attempt, cancel)
+        return _failed(attempt.tasks[attempt.ended:], class_name, reason)
+
+    def _settle(self, attempt: _Attempt, cancel: bool) -> None:
         if cancel and attempt.future is not None and not attempt.future.done():
             assert self._client is not None
             self._client.cancel([attempt.future], force=True)
         self._forget(attempt)
-        task = attempt.task
-        return [StepFailed(task.step_key, attempt=task.attempt, op_name=task.node,
-                           error=ErrorInfo(class_name, reason, ""))]
 
     def _where(self) -> str:
         return self.address or "the local cluster"
@@ -588,6 +648,11 @@ class DaskExecutor:
                 except Exception:
                     logger.debug("Could not stop the local Dask workers at once", exc_info=True)
             cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+def _failed(tasks: list[StepTask], class_name: str, reason: str) -> list[Event]:
+    return [StepFailed(task.step_key, attempt=task.attempt, op_name=task.node, error=ErrorInfo(class_name, reason, ""))
+            for task in tasks]
 
 
 async def _stop_workers_now(nannies: list[Any]) -> None:
