@@ -149,7 +149,8 @@ class RunCoordinator:
     def _collect_changes(self) -> None:
         created = self.plan.take_created()
         if created:
-            self.sink.steps_created([PlannedStep(s.key, s.node.handle, s.mapping_keys, s.order) for s in created])
+            self.sink.steps_created([PlannedStep(step.key, step.node.handle, step.mapping_keys, order)
+                                    for step, order in created])
         for event in self.plan.take_notices():
             self._emit(event)
         # Steps that became ready together start in node-name order, as Dagster orders them; the sort is

@@ -23,6 +23,7 @@ from dagviz.definitions.composition import (
     COLLECT, CONFIG, DEFAULT, DYNAMIC, FANIN, NOTHING, InputSource, NodeSpec, Scope,
 )
 from dagviz.errors import min_success_ratio_message
+from dagviz.definitions.outputs import DEFAULT_OUTPUT
 from dagviz.execution.compact_refs import CompactRefs
 from dagviz.execution.events import DynamicOutputYielded, ErrorInfo, Event, StepFailed, StepReused, StepSkipped
 from dagviz.execution.status import StepStatus, check_transition
@@ -101,32 +102,56 @@ class _OneOutput(Mapping):
 
 
 class Step:
-    """One step of a run and its progress through the plan."""
+    """One step of a run and its progress through the plan.
 
-    __slots__ = ("key", "node", "mapping_keys", "status", "attempts", "waiting", "inputs", "outputs",
-                 "skip_reason", "upstream_failed", "upstream_executed", "error", "order", "failed_upstream")
+    A run of a million keys holds a million of these: eleven slots (128 bytes), a lone ``result``
+    output kept as its ref alone, and the rare facts (why it was skipped) in one slot.
+    """
 
-    def __init__(self, key: str, node: NodeSpec, mapping_keys: tuple[str, ...], order: int) -> None:
+    __slots__ = ("key", "node", "mapping_keys", "status", "attempts", "waiting", "inputs", "_outputs", "skipped",
+                 "upstream_executed", "error")
+
+    def __init__(self, key: str, node: NodeSpec, mapping_keys: tuple[str, ...]) -> None:
         self.key = key
         self.node = node
         self.mapping_keys = mapping_keys
-        self.order = order  # creation order: yield order among the steps of a mapped node
         self.status = StepStatus.PENDING
         self.attempts = 0
         self.waiting = 0
         self.inputs: dict[str, tuple[str, Any]] | Mapping[str, tuple[str, Any]] = {}
-        self.outputs: Mapping[str, str] = _NO_OUTPUTS  # read-only: written through add_output
-        self.skip_reason: str | None = None
-        self.upstream_failed = False
-        self.failed_upstream = ""  # the failed step that made this one skip
+        self._outputs: str | Mapping[str, str] = _NO_OUTPUTS  # a str: the ref of its one output, "result"
+        self.skipped: Resolution | None = None  # why it was skipped: the reason, and the upstream failure if any
         self.upstream_executed = False
         self.error: Any = None
 
+    @property
+    def outputs(self) -> Mapping[str, str]:
+        """Output name -> ref, read-only (written through ``add_output``)."""
+        outputs = self._outputs
+        return _OneOutput(DEFAULT_OUTPUT, outputs) if isinstance(outputs, str) else outputs
+
+    @outputs.setter
+    def outputs(self, outputs: Mapping[str, str]) -> None:
+        self._outputs = outputs
+
     def add_output(self, name: str, ref: str) -> None:
-        if not self.outputs:
-            self.outputs = _OneOutput(name, ref)
+        if not self._outputs:
+            self._outputs = ref if name == DEFAULT_OUTPUT else _OneOutput(name, ref)
         else:
-            self.outputs = {**self.outputs, name: ref}
+            self._outputs = {**self.outputs, name: ref}
+
+    @property
+    def skip_reason(self) -> str | None:
+        return None if self.skipped is None else self.skipped.reason
+
+    @property
+    def upstream_failed(self) -> bool:
+        return self.skipped is not None and self.skipped.state == FAIL
+
+    @property
+    def failed_upstream(self) -> str:
+        """The failed step that made this one skip ("" if none did)."""
+        return "" if self.skipped is None else self.skipped.failed_step
 
     def move_to(self, status: StepStatus) -> None:
         self.status = check_transition(self.key, self.status, status)
@@ -227,7 +252,7 @@ class ExecutionPlan:
         self._collectors_by_emitter: dict[tuple[str, str], list[_Collector]] = defaultdict(list)
         self._collectors_by_item: dict[tuple[str, str, tuple[str, ...]], list[_Collector]] = defaultdict(list)
         self._notices: list[Event] = []  # events the plan itself decides (skipped, reused, replayed keys)
-        self._created: list[Step] = []
+        self._created: list[tuple[Step, int]] = []  # steps created and not yet taken, with their order
         # failed steps a tolerant collect ran without; a collect that failed its ratio -> the failures it saw
         self.tolerated: set[str] = set()
         self._ratio_failures: dict[str, list[str]] = {}
@@ -244,10 +269,10 @@ class ExecutionPlan:
             key = format_step_key(node.handle, mapping_keys)
             if key in self.steps:
                 continue  # a retried emitter yielded a key again; its steps already exist
-            step = Step(key, node, mapping_keys, len(self.steps))
+            step = Step(key, node, mapping_keys)
+            self._created.append((step, len(self.steps)))  # its order: yield order among a mapped node's steps
             self.steps[key] = step
             created.append(step)
-        self._created.extend(created)
         # Wire every step before any can become ready, so collectors see all their keys; the
         # extra count keeps a step from looking ready while its later inputs are still being wired.
         for step in created:
@@ -409,7 +434,7 @@ class ExecutionPlan:
 
     def skip(self, step: Step, reason: str) -> None:
         """Skip a step that has not run (e.g. the run was canceled)."""
-        step.skip_reason = reason
+        step.skipped = Resolution(SKIP, reason=reason)
         step.move_to(StepStatus.SKIPPED)
         self._notices.append(StepSkipped(step.key, reason=reason))
 
@@ -418,8 +443,8 @@ class ExecutionPlan:
         notices, self._notices = self._notices, []
         return notices
 
-    def take_created(self) -> list[Step]:
-        """Steps created since the last call, in creation (yield) order."""
+    def take_created(self) -> list[tuple[Step, int]]:
+        """Steps created since the last call, in creation (yield) order, each with its number in that order."""
         created, self._created = self._created, []
         return created
 
@@ -539,12 +564,10 @@ class ExecutionPlan:
         self._deliver(collector.step, collector.input_name, resolution)
 
     def _deliver(self, step: Step, input_name: str, resolution: Resolution) -> None:
-        if step.status != StepStatus.PENDING or step.skip_reason is not None:
+        if step.status != StepStatus.PENDING or step.skipped is not None:
             return
         if resolution.state != OK:
-            step.skip_reason = resolution.reason
-            step.upstream_failed = resolution.state == FAIL
-            step.failed_upstream = resolution.failed_step
+            step.skipped = resolution
             step.move_to(StepStatus.SKIPPED)
             self._notices.append(StepSkipped(step.key, reason=step.skip_reason, upstream_failed=step.upstream_failed))
             self._skip_downstream(step)
@@ -568,7 +591,7 @@ class ExecutionPlan:
         self._report_item(step, resolution)
 
     def _check_ready(self, step: Step) -> None:
-        if step.waiting != 0 or step.status != StepStatus.PENDING or step.skip_reason is not None:
+        if step.waiting != 0 or step.status != StepStatus.PENDING or step.skipped is not None:
             return
         reusable = None
         if self.parent is not None and (self.parent.only_forced or not step.upstream_executed):
@@ -584,7 +607,7 @@ class ExecutionPlan:
     def _skip_unselected(self, step: Step) -> None:
         """A step outside the selection with nothing to reuse: left out, as its parent left it."""
         assert self.parent is not None
-        step.skip_reason = f"not selected, and it left no outputs in parent run {self.parent.run_id}"
+        step.skipped = Resolution(SKIP, reason=f"not selected, and it left no outputs in parent run {self.parent.run_id}")
         step.move_to(StepStatus.SKIPPED)
         self._notices.append(StepSkipped(step.key, reason=step.skip_reason))
         self._skip_downstream(step)
