@@ -289,6 +289,15 @@ def test_a_job_succeeds_on_a_real_scheduler_with_two_workers(tmp_path, scheduler
     assert os.getpid() not in pids  # steps ran in the dask worker processes
 
 
+def test_a_scheduler_that_re_runs_tasks_itself_gets_one_step_a_task(tmp_path, scheduler_address):
+    # Its allowed-failures is Dask's default (3): several steps to a task, it would run ended ones again.
+    result = _run(jobs.quick_keys, tmp_path, {"ops": {"many_keys": {"config": {"n": 60}}}}, address=scheduler_address)
+    assert result.success, result.failure_reason
+    outputs = result.output_for_node("gather")
+    assert [output["value"] for output in outputs] == list(range(60))
+    assert len({output["task"] for output in outputs}) == 60
+
+
 def test_workers_that_cannot_import_the_job_fail_the_run_before_any_step(tmp_path, scheduler_address):
     pointer = JobPointer("letters_and_regions", module="tests.execution.no_such_module")
     with pytest.raises(DagvizError, match=r"could not load job 'letters_and_regions'.*no_such_module"):

@@ -26,7 +26,8 @@ in the same task) are sent again without counting an attempt. Dask itself never 
 task: tasks are submitted with ``retries=0``, a LocalCluster's scheduler gets
 ``allowed-failures: 0``, and a scheduler that still restarts a task after its worker died
 (Dask's default) is noticed at the task's second start, which is stopped and reported as the
-first one lost.
+first one lost; on such a scheduler each task is one step, since it would run a task's
+already ended steps again before that second start is seen.
 """
 
 from __future__ import annotations
@@ -256,6 +257,7 @@ class DaskExecutor:
         self._unsent: list[tuple[StepTask, int]] = []  # submitted here (with its resubmits), not yet sent
         self._unsent_since = 0.0
         self._step_seconds: float | None = None  # how long a step takes, a moving average (None: none ended yet)
+        self._one_step_per_task = False  # the scheduler re-runs a task whose worker died (see start)
         self._inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._key_prefix = uuid.uuid4().hex[:12]
         self._numbers = itertools.count()
@@ -276,6 +278,8 @@ class DaskExecutor:
         self._topic = f"dagviz-events-{self._key_prefix}"
         self._client = self._connect()
         self._client.subscribe_topic(self._topic, self._on_topic_event)
+        # Such a scheduler would run a task's earlier, already ended steps again before dagviz stops it.
+        self._one_step_per_task = self._cluster is None and self._client.run_on_scheduler(_allowed_failures) > 0
         self._check_workers_load_the_job()
         self._refresh_threads(force=True)
 
@@ -339,9 +343,10 @@ class DaskExecutor:
 
         A Dask task costs the scheduler and the worker about a millisecond whatever it runs, so
         quick steps (one per key of a big fan-out) travel several to a task; a step that takes
-        ``TASK_SECONDS`` or more goes alone, and so does every step until one has ended.
+        ``TASK_SECONDS`` or more goes alone, and so does every step until one has ended, and every
+        step on a scheduler that re-runs a task whose worker died (``allowed-failures`` above 0).
         """
-        if self._step_seconds is None:
+        if self._step_seconds is None or self._one_step_per_task:
             return 1
         return max(1, min(MAX_STEPS_PER_TASK, int(TASK_SECONDS / max(self._step_seconds, 1e-6))))
 
@@ -658,6 +663,10 @@ def _failed(tasks: list[StepTask], class_name: str, reason: str) -> list[Event]:
 async def _stop_workers_now(nannies: list[Any]) -> None:
     """Close a LocalCluster's workers, killing any whose process has not stopped within half a second."""
     await asyncio.gather(*(nanny.close(timeout=WORKER_STOP_SECONDS, reason="dagviz-run-canceled") for nanny in nannies))
+
+
+def _allowed_failures(dask_scheduler: Any = None) -> int:
+    return int(getattr(dask_scheduler, "allowed_failures", 0) or 0)
 
 
 def _forget_topic(topic: str, dask_scheduler: Any = None) -> None:
