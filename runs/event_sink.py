@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -120,27 +120,28 @@ class _StepMirror:
     order: int
     status: StepStatus = StepStatus.PENDING
     attempts: int = 0
-    attempt_history: list[dict] = field(default_factory=list)
+    # None until a step's events need them: a run whose emitter outruns its mapped steps holds many waiting rows
+    attempt_history: list[dict] | None = None
     started_at: float | None = None
     ended_at: float | None = None
     error: dict | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] | None = None
     skip_reason: str = ""
-    output_previews: dict[str, str] = field(default_factory=dict)
+    output_previews: dict[str, str] | None = None
     error_signature: str = ""  # set while the step is FAILURE: its failure group
 
     def apply(self, event: Event) -> None:
         status = STATUS_AFTER_EVENT.get(event.kind)
         if status is StepStatus.RUNNING:
             self.attempts += 1
-            self.attempt_history.append({"number": self.attempts, "status": "RUNNING", "started_at": event.timestamp,
+            self._history().append({"number": self.attempts, "status": "RUNNING", "started_at": event.timestamp,
                                          "ended_at": None, "error": None})
             if self.started_at is None:
                 self.started_at = event.timestamp
         elif isinstance(event, StepOutput):
-            self.outputs[event.output_name] = event.ref
+            self.outputs = {**(self.outputs or {}), event.output_name: event.ref}
             if event.preview is not None:
-                self.output_previews[event.output_name] = event.preview
+                self.output_previews = {**(self.output_previews or {}), event.output_name: event.preview}
         elif status is StepStatus.SUCCESS:
             self._end_attempt("SUCCESS", event.timestamp, None)
             self.error = None  # an earlier attempt's error stays in attempt_history only
@@ -148,7 +149,7 @@ class _StepMirror:
             error = event.error.to_dict() if event.error else None
             if not self.attempt_history or self.attempt_history[-1]["ended_at"] is not None:
                 self.attempts += 1  # the worker died before the step reported its start
-                self.attempt_history.append({"number": self.attempts, "started_at": event.timestamp})
+                self._history().append({"number": self.attempts, "started_at": event.timestamp})
             self._end_attempt("FAILURE", event.timestamp, error)
             self.error = error
         elif isinstance(event, StepCanceled):
@@ -167,6 +168,11 @@ class _StepMirror:
         """The attempts to store: none for a first-attempt success (``Step.attempt_list`` rebuilds it from the times)."""
         if self.status is StepStatus.SUCCESS and self.attempts == 1:
             return []
+        return self.attempt_history or []
+
+    def _history(self) -> list[dict]:
+        if self.attempt_history is None:
+            self.attempt_history = []
         return self.attempt_history
 
     def _end_attempt(self, status: str, timestamp: float, error: dict | None) -> None:
@@ -177,8 +183,8 @@ class _StepMirror:
     def values(self) -> tuple:
         return (self.key, self.node, json_text(self.mapping_keys), self.order, self.status.value, self.attempts,
                 json_text(self._stored_history()), self.started_at, self.ended_at,
-                None if self.error is None else json_text(self.error), json_text(self.outputs), self.skip_reason,
-                json_text(self.output_previews), self.error_signature)
+                None if self.error is None else json_text(self.error), json_text(self.outputs or {}), self.skip_reason,
+                json_text(self.output_previews or {}), self.error_signature)
 
 
 class _BatchWriter:
